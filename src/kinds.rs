@@ -1,0 +1,80 @@
+//! The one list of Kubernetes kinds kaptain creates or follows: API version, kind, plural.
+//! Cleanup by label walks this list, so an object of any of these kinds is found even when
+//! its create request was still in flight.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KindInfo {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
+
+impl KindInfo {
+    const fn new(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str) -> Self {
+        KindInfo { group, version, kind, plural }
+    }
+
+    /// `apiVersion` as manifests write it (`v1` for the core group).
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The API path of the collection in a namespace.
+    pub fn collection_path(&self, namespace: &str) -> String {
+        let prefix = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        format!("{prefix}/namespaces/{namespace}/{}", self.plural)
+    }
+}
+
+pub const SECRET: KindInfo = KindInfo::new("", "v1", "Secret", "secrets");
+pub const SERVICE_ACCOUNT: KindInfo = KindInfo::new("", "v1", "ServiceAccount", "serviceaccounts");
+pub const POD: KindInfo = KindInfo::new("", "v1", "Pod", "pods");
+pub const JOB: KindInfo = KindInfo::new("batch", "v1", "Job", "jobs");
+pub const TFJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "TFJob", "tfjobs");
+pub const PYTORCHJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs");
+pub const EXPERIMENT: KindInfo = KindInfo::new("kubeflow.org", "v1beta1", "Experiment", "experiments");
+pub const TRIAL: KindInfo = KindInfo::new("kubeflow.org", "v1beta1", "Trial", "trials");
+pub const KFSERVING_INFERENCE_SERVICE: KindInfo =
+    KindInfo::new("serving.kubeflow.org", "v1beta1", "InferenceService", "inferenceservices");
+pub const KSERVE_INFERENCE_SERVICE: KindInfo =
+    KindInfo::new("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices");
+pub const KNATIVE_SERVICE: KindInfo = KindInfo::new("serving.knative.dev", "v1", "Service", "services");
+pub const KNATIVE_CONFIGURATION: KindInfo =
+    KindInfo::new("serving.knative.dev", "v1", "Configuration", "configurations");
+pub const KNATIVE_ROUTE: KindInfo = KindInfo::new("serving.knative.dev", "v1", "Route", "routes");
+pub const KNATIVE_REVISION: KindInfo = KindInfo::new("serving.knative.dev", "v1", "Revision", "revisions");
+
+/// Every kind a run can create directly, in the order a cleanup deletes them: what consumes
+/// an object goes before the object it consumes.
+pub const CREATED_KINDS: [KindInfo; 8] = [
+    KFSERVING_INFERENCE_SERVICE,
+    KSERVE_INFERENCE_SERVICE,
+    EXPERIMENT,
+    TFJOB,
+    PYTORCHJOB,
+    JOB,
+    SERVICE_ACCOUNT,
+    SECRET,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_api_conventions() {
+        assert_eq!(SECRET.collection_path("ns"), "/api/v1/namespaces/ns/secrets");
+        assert_eq!(TFJOB.collection_path("ns"), "/apis/kubeflow.org/v1/namespaces/ns/tfjobs");
+        assert_eq!(JOB.api_version(), "batch/v1");
+        assert_eq!(SECRET.api_version(), "v1");
+    }
+}

@@ -1,0 +1,18 @@
+//! kaptain: the Kaptain SDK's build / train / tune / deploy workflow as Kubernetes manifests
+//! with a lifecycle that says, for every object, when it is deleted.
+//!
+//! Layers (see ARCHITECTURE.md): `spec` (what the user asks for) -> `manifest` (pure builders)
+//! -> `lifecycle` (what to delete when). `ops` is the one facade every front end calls.
+
+pub mod identity;
+pub mod kinds;
+pub mod lifecycle;
+pub mod manifest;
+pub mod ops;
+pub mod spec;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+
+pub use ops::{Error, Options};

@@ -1,0 +1,145 @@
+//! Pure builders: a validated cell plus a run identity gives the Kubernetes objects to create,
+//! in the order they must be created.
+//!
+//! Per-run credential Secrets are rendered without data: the `kaptain.io/credentials-from`
+//! annotation names the source Secret whose data the run copies in when it creates them, so
+//! no manifest that is rendered (and shown) ever holds a credential.
+
+mod build;
+mod deploy;
+mod pod;
+mod train;
+mod tune;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::identity::{self, Names, RunIdentity};
+use crate::kinds::KindInfo;
+use crate::lifecycle::Resource;
+use crate::spec::{Cell, Step, StepSpec};
+
+/// One object to create, with what the lifecycle needs to know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// The step whose phase created it (a train run's build objects say build).
+    pub step: Step,
+    pub resource: Resource,
+    pub object: Value,
+}
+
+/// What the objects are built from besides the cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildContext {
+    /// sha256 (hex) of the build context: names the context object and tags the image.
+    pub checksum: String,
+}
+
+impl BuildContext {
+    /// Until the files themselves are packed (and hashed), the checksum covers what the cell
+    /// declares about them: the same declaration gives the same image tag.
+    pub fn from_declaration(cell: &Cell) -> BuildContext {
+        let m = &cell.model;
+        let mut hasher = Sha256::new();
+        for part in [
+            m.base_image.as_deref().unwrap_or(""),
+            m.main_file.as_deref().unwrap_or(""),
+            m.requirements.as_deref().unwrap_or(""),
+            &m.extra_files.join("\n"),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        BuildContext { checksum: hex(&hasher.finalize()) }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Everything a builder needs: the cell, who runs it, and the derived names.
+pub(crate) struct Ctx<'a> {
+    pub cell: &'a Cell,
+    pub run: &'a RunIdentity,
+    pub names: Names,
+    pub context: &'a BuildContext,
+}
+
+impl Ctx<'_> {
+    pub fn labels(&self, step: Step) -> BTreeMap<String, String> {
+        identity::run_labels(self.run, step, &self.cell.model.id, &self.cell.model.labels)
+    }
+
+    pub fn meta(&self, name: String, step: Step) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.cell.config.namespace.clone()),
+            labels: Some(self.labels(step)),
+            annotations: Some(identity::run_annotations(self.run, &self.cell.model.id)),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// `image:checksum`, the image the build pushes and training runs.
+    pub fn image(&self) -> String {
+        format!("{}:{}", self.cell.model.image_name.as_deref().unwrap_or_default(), self.context.checksum)
+    }
+
+    pub fn manifest(&self, kind: KindInfo, step: Step, resource: Resource, object: Value) -> Manifest {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        Manifest {
+            api_version: kind.api_version(),
+            kind: kind.kind.to_string(),
+            name,
+            namespace: self.cell.config.namespace.clone(),
+            step,
+            resource,
+            object,
+        }
+    }
+}
+
+/// Serialises a typed object and puts apiVersion and kind first, as people read manifests.
+pub(crate) fn typed<T: serde::Serialize>(kind: KindInfo, object: &T) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("apiVersion".into(), Value::String(kind.api_version()));
+    out.insert("kind".into(), Value::String(kind.kind.into()));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(object) {
+        out.extend(fields.into_iter().filter(|(k, _)| k != "apiVersion" && k != "kind"));
+    }
+    Value::Object(out)
+}
+
+/// A custom resource: apiVersion, kind, typed metadata, and a `spec` built as JSON.
+pub(crate) fn typed_meta(kind: KindInfo, meta: &ObjectMeta, spec: Value) -> Value {
+    serde_json::json!({
+        "apiVersion": kind.api_version(),
+        "kind": kind.kind,
+        "metadata": serde_json::to_value(meta).unwrap_or(Value::Null),
+        "spec": spec,
+    })
+}
+
+/// The objects a cell creates, in creation order (a train or tune cell starts with its build).
+pub fn render(cell: &Cell, run: &RunIdentity, context: &BuildContext) -> Vec<Manifest> {
+    let ctx = Ctx { cell, run, names: Names::new(&cell.model.id, &run.run_id), context };
+    let mut objects = Vec::new();
+    if cell.step_kind().needs_build() {
+        objects.extend(build::objects(&ctx));
+    }
+    match &cell.step {
+        StepSpec::Build => {}
+        StepSpec::Train(spec) => objects.push(train::training_job(&ctx, spec)),
+        StepSpec::Tune(spec) => objects.push(tune::experiment(&ctx, spec)),
+        StepSpec::Deploy(spec) => objects.extend(deploy::objects(&ctx, spec)),
+    }
+    objects
+}

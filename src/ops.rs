@@ -1,0 +1,115 @@
+//! The operations every front end offers (CLI, wasm, and through them JupyterLab and the demo
+//! page): parse, render, plan, policy. Front ends only translate arguments and results.
+
+use std::borrow::Cow;
+
+use saphyr::{Scalar, Yaml, YamlEmitter};
+use serde_json::Value;
+
+use crate::identity::{RunId, RunIdentity};
+use crate::lifecycle::{self, Outcome, PlanEntry, RunEnd};
+use crate::manifest::{self, BuildContext, Manifest};
+use crate::spec::{self, Cell, Env, ParseContext, SpecError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The cell (or an option) is wrong; the message says where and how to fix it.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
+
+/// What a front end passes besides the cell text.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub namespace: Option<String>,
+    /// KAPTAIN_SDK_* switches (others are refused with a "did you mean").
+    pub env: Vec<(String, String)>,
+    /// `config:` defaults from JupyterLab settings, as YAML or JSON text.
+    pub settings: Option<String>,
+    pub notebook: Option<String>,
+    pub cell_id: Option<String>,
+    /// sha256 of the packed build context, when the files have been packed.
+    pub context_checksum: Option<String>,
+}
+
+impl Options {
+    fn parse_context(&self) -> Result<ParseContext, SpecError> {
+        let mut env = Env::new();
+        for (key, value) in &self.env {
+            env.set(key, value)?;
+        }
+        Ok(ParseContext { env, settings: self.settings.clone(), namespace: self.namespace.clone() })
+    }
+
+    fn identity(&self, run_id: &RunId) -> RunIdentity {
+        RunIdentity { run_id: run_id.clone(), notebook: self.notebook.clone(), cell_id: self.cell_id.clone() }
+    }
+
+    fn build_context(&self, cell: &Cell) -> Result<BuildContext, SpecError> {
+        match &self.context_checksum {
+            None => Ok(BuildContext::from_declaration(cell)),
+            Some(sum) if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) => {
+                Ok(BuildContext { checksum: sum.clone() })
+            }
+            Some(sum) => Err(SpecError::new("context checksum", format!("{sum:?} is not a sha256"), "pass 64 lowercase hex digits")),
+        }
+    }
+}
+
+pub fn parse(cell: &str, options: &Options) -> Result<Cell, Error> {
+    Ok(spec::parse_cell(cell, &options.parse_context()?)?)
+}
+
+/// The objects the cell would create, in creation order.
+pub fn render(cell: &str, options: &Options, run_id: &RunId) -> Result<Vec<Manifest>, Error> {
+    let parsed = parse(cell, options)?;
+    let context = options.build_context(&parsed)?;
+    Ok(manifest::render(&parsed, &options.identity(run_id), &context))
+}
+
+/// What happens to each object `render` lists when the run ends with `outcome` in the cell's
+/// own step.
+pub fn plan(cell: &str, options: &Options, run_id: &RunId, outcome: Outcome) -> Result<Vec<PlanEntry>, Error> {
+    let parsed = parse(cell, options)?;
+    let context = options.build_context(&parsed)?;
+    let objects = manifest::render(&parsed, &options.identity(run_id), &context);
+    Ok(lifecycle::plan(&parsed, &objects, RunEnd { phase: parsed.step_kind(), outcome }))
+}
+
+pub fn objects_json(manifests: &[Manifest]) -> Value {
+    Value::Array(manifests.iter().map(|m| m.object.clone()).collect())
+}
+
+/// Manifests as a multi-document YAML stream, as `kubectl apply -f` takes it.
+pub fn objects_yaml(manifests: &[Manifest]) -> String {
+    let mut out = String::new();
+    for m in manifests {
+        let mut doc = String::new();
+        let mut emitter = YamlEmitter::new(&mut doc);
+        if emitter.dump(&to_yaml(&m.object)).is_ok() {
+            out.push_str(&doc);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn to_yaml(value: &Value) -> Yaml<'static> {
+    match value {
+        Value::Null => Yaml::Value(Scalar::Null),
+        Value::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Value(Scalar::Integer(i)),
+            None => Yaml::Value(Scalar::FloatingPoint(n.as_f64().unwrap_or_default().into())),
+        },
+        Value::String(s) => Yaml::Value(Scalar::String(Cow::Owned(s.clone()))),
+        Value::Array(items) => Yaml::Sequence(items.iter().map(to_yaml).collect()),
+        Value::Object(map) => {
+            let mut out = saphyr::Mapping::new();
+            for (k, v) in map {
+                out.insert(Yaml::Value(Scalar::String(Cow::Owned(k.clone()))), to_yaml(v));
+            }
+            Yaml::Mapping(out)
+        }
+    }
+}
