@@ -1,8 +1,6 @@
 //! Reading the cell's YAML with positions: every value keeps the line and column it came from,
 //! so every validation error can point at it.
 
-use std::collections::BTreeMap;
-
 use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
 use super::error::{did_you_mean, Location, SpecError};
@@ -88,10 +86,6 @@ impl<'a> Field<'a> {
 impl<'a> Node<'a> {
     pub fn root(yaml: &'a MarkedYamlOwned, path: &'a str, first_line: usize) -> Self {
         Node { yaml, path, fixed_location: None, first_line }
-    }
-
-    pub fn path(&self) -> &str {
-        self.path
     }
 
     pub fn location(&self) -> Location {
@@ -302,13 +296,5 @@ impl<'a> Node<'a> {
     /// A list of strings (a single string counts as a list of one).
     pub fn string_list(&self) -> Result<Vec<String>, SpecError> {
         self.items().iter().map(|item| item.node().text()).collect()
-    }
-
-    /// A mapping of strings to strings.
-    pub fn string_map(&self) -> Result<BTreeMap<String, String>, SpecError> {
-        self.mapping(&[])?
-            .iter()
-            .map(|field| Ok((field.key.to_string(), field.node().string()?)))
-            .collect()
     }
 }
