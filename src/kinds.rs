@@ -66,6 +66,14 @@ pub const CREATED_KINDS: [KindInfo; 8] = [
     SECRET,
 ];
 
+/// The kind a manifest names, among those kaptain creates.
+pub fn created_kind(api_version: &str, kind: &str) -> Option<KindInfo> {
+    CREATED_KINDS.into_iter().find(|k| k.kind == kind && k.api_version() == api_version)
+}
+
+/// The Knative kinds KFServing makes for an InferenceService (owned by it, so they go with it).
+pub const KNATIVE_KINDS: [KindInfo; 4] = [KNATIVE_SERVICE, KNATIVE_CONFIGURATION, KNATIVE_ROUTE, KNATIVE_REVISION];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,16 @@
 //! -> `lifecycle` (what to delete when). `ops` is the one facade every front end calls.
 
 pub mod identity;
+pub mod engine;
 pub mod kinds;
+pub mod kube;
 pub mod lifecycle;
 pub mod manifest;
 pub mod ops;
 pub mod spec;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

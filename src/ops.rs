@@ -62,17 +62,22 @@ pub fn parse(cell: &str, options: &Options) -> Result<Cell, Error> {
 
 /// The objects the cell would create, in creation order.
 pub fn render(cell: &str, options: &Options, run_id: &RunId) -> Result<Vec<Manifest>, Error> {
+    prepare(cell, options, run_id).map(|(_, _, objects)| objects)
+}
+
+/// Everything a run needs: the parsed cell, who runs it, and its objects.
+pub fn prepare(cell: &str, options: &Options, run_id: &RunId) -> Result<(Cell, RunIdentity, Vec<Manifest>), Error> {
     let parsed = parse(cell, options)?;
     let context = options.build_context(&parsed)?;
-    Ok(manifest::render(&parsed, &options.identity(run_id), &context))
+    let identity = options.identity(run_id);
+    let objects = manifest::render(&parsed, &identity, &context);
+    Ok((parsed, identity, objects))
 }
 
 /// What happens to each object `render` lists when the run ends with `outcome` in the cell's
 /// own step.
 pub fn plan(cell: &str, options: &Options, run_id: &RunId, outcome: Outcome) -> Result<Vec<PlanEntry>, Error> {
-    let parsed = parse(cell, options)?;
-    let context = options.build_context(&parsed)?;
-    let objects = manifest::render(&parsed, &options.identity(run_id), &context);
+    let (parsed, _, objects) = prepare(cell, options, run_id)?;
     Ok(lifecycle::plan(&parsed, &objects, RunEnd { phase: parsed.step_kind(), outcome }))
 }
 

@@ -18,6 +18,7 @@ pub use error::{Location, SpecError};
 pub use grammar::{parse_cell, ParseContext, MAX_CELL_BYTES};
 pub use model::{Framework, Model};
 pub use quantity::Quantity;
+pub use yaml::parse_duration;
 pub use steps::{
     Algorithm, DeploySpec, Domain, ObjectiveType, Resources, StepSpec, TrainSpec, TuneSpec,
 };
@@ -25,7 +26,8 @@ pub use steps::{
 use std::fmt;
 
 /// The four steps of the Kaptain SDK workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Step {
     Build,
     Train,

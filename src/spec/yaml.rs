@@ -272,22 +272,7 @@ impl<'a> Node<'a> {
         match self.scalar() {
             Some(ScalarOwned::Integer(i)) if (1..=i64::from(u32::MAX)).contains(i) => Ok(*i as u32),
             Some(ScalarOwned::String(s)) => {
-                let s = s.trim();
-                let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-                let scale = match unit {
-                    "" | "s" => 1u64,
-                    "m" => 60,
-                    "h" => 3600,
-                    "d" => 86400,
-                    _ => return Err(self.error(format!("{s:?} is not a duration"), fix)),
-                };
-                digits
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(|n| n.checked_mul(scale))
-                    .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
-                    .map(|n| n as u32)
-                    .ok_or_else(|| self.error(format!("{s:?} is not a duration"), fix))
+                parse_duration(s).ok_or_else(|| self.error(format!("{:?} is not a duration", s.trim()), fix))
             }
             _ => Err(self.error(format!("expected a duration, found {}", self.kind()), fix)),
         }
@@ -297,4 +282,23 @@ impl<'a> Node<'a> {
     pub fn string_list(&self) -> Result<Vec<String>, SpecError> {
         self.items().iter().map(|item| item.node().text()).collect()
     }
+}
+
+/// Seconds in a duration written as a whole number of seconds or a number with s, m, h or d.
+pub fn parse_duration(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let scale: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
+        .map(|n| n as u32)
 }

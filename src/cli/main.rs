@@ -1,5 +1,6 @@
-//! `kaptain`: the native command line over the core (render, plan, policy).
-//! Bad input exits with status 2 and the message on stderr, nothing on stdout.
+//! `kaptain`: the native command line over the core.
+//! Exit status: 0 done (run succeeded), 1 the run failed, 2 bad input (message on stderr,
+//! nothing on stdout), 3 the cluster refused or could not be reached, 130 interrupted.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -68,20 +69,103 @@ enum Command {
         #[arg(long, value_enum, default_value = "markdown")]
         format: TableFormat,
     },
+    /// Run the cell's step in the cluster. Ctrl-C is an interruption: everything of the run
+    /// is deleted before kaptain exits.
+    Apply {
+        #[command(flatten)]
+        cell: CellArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Follow the run to its outcome and apply the lifecycle plan (otherwise: create and exit).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Delete everything of a run, whatever its state.
+    Cleanup {
+        #[arg(long)]
+        run_id: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Namespace of the run (default: the kubeconfig's).
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+    },
+    /// List the runs found in the namespace by label.
+    Runs {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Clean up runs nobody follows any more: every object of runs older than --older-than,
+    /// except deployments (InferenceServices and the credentials they use).
+    Sweep {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+        /// Age past which a run counts as abandoned: seconds, or a number with s, m, h or d.
+        #[arg(long, default_value = "24h")]
+        older_than: String,
+        /// Print what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, conflicts_with = "server")]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// URL of a `kubectl proxy`, e.g. http://127.0.0.1:8001.
+    #[arg(long)]
+    server: Option<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let result = match cli.command {
+        Command::Apply { cell, cluster, wait } => cluster::apply(&cell, &cluster, wait),
+        Command::Cleanup { run_id, cluster, namespace } => cluster::cleanup(&run_id, &cluster, namespace),
+        Command::Runs { cluster, namespace, format } => cluster::runs(&cluster, namespace, matches!(format, ListFormat::Json)),
+        Command::Sweep { cluster, namespace, older_than, dry_run } => cluster::sweep(&cluster, namespace, &older_than, dry_run),
+        offline => run(offline).map_err(Failure::Input),
+    };
+    match result {
         Ok(out) => {
-            println!("{out}");
+            if !out.is_empty() {
+                println!("{out}");
+            }
             ExitCode::SUCCESS
         }
-        Err(message) => {
+        Err(failure) => {
+            let (code, message) = match failure {
+                Failure::Input(m) => (2, m),
+                Failure::Cluster(m) => (3, m),
+                Failure::RunFailed(m) => (1, m),
+                Failure::Interrupted(m) => (130, m),
+            };
             eprintln!("error: {message}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
+}
+
+/// Why a command did not succeed, which decides the exit status.
+enum Failure {
+    Input(String),
+    Cluster(String),
+    RunFailed(String),
+    Interrupted(String),
 }
 
 fn run(command: Command) -> Result<String, String> {
@@ -104,8 +188,11 @@ fn run(command: Command) -> Result<String, String> {
             TableFormat::Json => pretty(&serde_json::to_value(lifecycle::TABLE).map_err(|e| e.to_string())?),
             TableFormat::Markdown => lifecycle::table_markdown().trim_end().to_string(),
         }),
+        _ => unreachable!("cluster commands are dispatched in main"),
     }
 }
+
+mod cluster;
 
 fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()

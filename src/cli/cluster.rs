@@ -1,0 +1,175 @@
+//! The commands that talk to a cluster: apply, cleanup, runs, sweep. Translation only: the
+//! engine in the core does the work.
+
+use std::time::Instant;
+
+use kaptain::engine::{self, runs, Engine, Event, RunReport};
+use kaptain::identity::RunId;
+use kaptain::kube::Client;
+use kaptain::lifecycle::Outcome;
+use kaptain::native::{NativeTransport, Target};
+use kaptain::ops;
+
+use super::{load, CellArgs, ClusterArgs, Failure};
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Cluster(format!("cannot start the async runtime: {e}")))
+}
+
+async fn connect(cluster: &ClusterArgs) -> Result<(Client<NativeTransport>, String), Failure> {
+    let target = match (&cluster.kubeconfig, &cluster.server) {
+        (Some(path), _) => Target::Kubeconfig(path),
+        (None, Some(url)) => Target::Server(url),
+        (None, None) => Target::Infer,
+    };
+    let (transport, namespace) = NativeTransport::connect(target).await.map_err(Failure::Input)?;
+    Ok((Client::new(transport), namespace))
+}
+
+/// Completes on the first Ctrl-C (SIGINT). Later ones are absorbed while cleanup runs.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await
+    }
+}
+
+fn print_event(event: Event) {
+    let line = match event {
+        Event::Validated { objects } => format!("validated {objects} objects with the cluster (dry run)"),
+        Event::Created { kind, name } => format!("created {kind}/{name}"),
+        Event::Status { kind, name, state, message } if message.is_empty() => format!("{kind}/{name}: {state}"),
+        Event::Status { kind, name, state, message } => format!("{kind}/{name}: {state} ({message})"),
+        Event::PhaseEnded { phase, outcome, message } if message.is_empty() => format!("{phase}: {}", outcome.as_str()),
+        Event::PhaseEnded { phase, outcome, message } => format!("{phase}: {} ({message})", outcome.as_str()),
+        Event::Deleted { kind, name, reason } => format!("deleted {kind}/{name} ({reason})"),
+        Event::Kept { kind, name, reason } => format!("kept {kind}/{name} ({reason})"),
+        Event::Remains { kind, name, why } => format!("NOT deleted {kind}/{name}: {why}"),
+    };
+    println!("{line}");
+}
+
+pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool) -> Result<String, Failure> {
+    let (text, mut options, run_id) = load(cell).map_err(Failure::Input)?;
+    runtime()?.block_on(async {
+        let (client, default_namespace) = connect(cluster).await?;
+        if options.namespace.is_none() {
+            // The kubeconfig's namespace, under the cell's own config.namespace.
+            options.settings = Some(format!("{{\"namespace\": {:?}}}", default_namespace));
+        }
+        let (parsed, identity, objects) = ops::prepare(&text, &options, &run_id).map_err(|e| Failure::Input(e.to_string()))?;
+        println!("run {run_id}: {} {} in namespace {}", parsed.step_kind(), parsed.model.id, parsed.config.namespace);
+        let started = Instant::now();
+        let mut print = print_event;
+        let report = Engine::new(&client, &parsed, &identity, &mut print)
+            .run(objects, follow, interrupted())
+            .await
+            .map_err(|e| Failure::Cluster(e.to_string()))?;
+        finish(&report, started)
+    })
+}
+
+fn finish(report: &RunReport, started: Instant) -> Result<String, Failure> {
+    let took = started.elapsed().as_secs_f64();
+    match report.outcome {
+        Outcome::Succeeded => Ok(format!("run {}: {} ({}) in {took:.1} s", report.run_id, report.outcome.as_str(), report.phase)),
+        Outcome::Failed => Err(Failure::RunFailed(format!("run {} failed in {}: {}", report.run_id, report.phase, report.message))),
+        Outcome::Interrupted => {
+            let cleanup = report.cleanup.clone().unwrap_or_default();
+            let mut message = format!(
+                "run {} interrupted: {} objects deleted with {} requests in {took:.1} s",
+                report.run_id,
+                cleanup.deleted.len(),
+                cleanup.requests
+            );
+            for (object, why) in &cleanup.remaining {
+                message.push_str(&format!("\n  still there: {}/{}: {why}", object.kind, object.name));
+            }
+            Err(Failure::Interrupted(message))
+        }
+    }
+}
+
+pub fn cleanup(run_id: &str, cluster: &ClusterArgs, namespace: Option<String>) -> Result<String, Failure> {
+    let run_id = RunId::parse(run_id).map_err(|e| Failure::Input(format!("--run-id: {}; {}", e.problem, e.fix)))?;
+    runtime()?.block_on(async {
+        let (client, default_namespace) = connect(cluster).await?;
+        let namespace = namespace.unwrap_or(default_namespace);
+        let started = Instant::now();
+        let mut print = print_event;
+        let report = engine::cleanup(&client, &namespace, &run_id, &mut print).await;
+        let summary = format!(
+            "run {run_id}: {} objects deleted with {} requests in {:.1} s",
+            report.deleted.len(),
+            report.requests,
+            started.elapsed().as_secs_f64()
+        );
+        if report.remaining.is_empty() {
+            Ok(summary)
+        } else {
+            Err(Failure::Cluster(format!("{summary}; {} could not be confirmed gone", report.remaining.len())))
+        }
+    })
+}
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+pub fn runs(cluster: &ClusterArgs, namespace: Option<String>, json: bool) -> Result<String, Failure> {
+    runtime()?.block_on(async {
+        let (client, default_namespace) = connect(cluster).await?;
+        let namespace = namespace.unwrap_or(default_namespace);
+        let runs = runs::list_runs(&client, &namespace).await.map_err(|e| Failure::Cluster(e.to_string()))?;
+        if json {
+            return Ok(serde_json::to_string_pretty(&runs).unwrap_or_default());
+        }
+        if runs.is_empty() {
+            return Ok(format!("no kaptain runs in namespace {namespace}"));
+        }
+        let mut out = format!("{:<12} {:<24} {:<7} {:<12} {:>7} {:>5}", "RUN", "MODEL", "STEP", "STATUS", "OBJECTS", "AGE");
+        for run in runs {
+            out.push_str(&format!(
+                "\n{:<12} {:<24} {:<7} {:<12} {:>7} {:>5}",
+                run.run_id,
+                run.model_id,
+                run.step,
+                run.status,
+                run.objects.len(),
+                age(run.age_seconds)
+            ));
+        }
+        Ok(out)
+    })
+}
+
+pub fn sweep(cluster: &ClusterArgs, namespace: Option<String>, older_than: &str, dry_run: bool) -> Result<String, Failure> {
+    let limit = kaptain::spec::parse_duration(older_than)
+        .ok_or_else(|| Failure::Input(format!("--older-than {older_than:?}: use seconds or a number with s, m, h or d, e.g. 24h")))?;
+    runtime()?.block_on(async {
+        let (client, default_namespace) = connect(cluster).await?;
+        let namespace = namespace.unwrap_or(default_namespace);
+        let runs = runs::list_runs(&client, &namespace).await.map_err(|e| Failure::Cluster(e.to_string()))?;
+        let mut swept = 0;
+        for run in runs.iter().filter(|r| r.age_seconds > i64::from(limit)) {
+            for object in runs::sweepable(run) {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                if !dry_run {
+                    let kind = runs::kind_of(object);
+                    client.delete(&kind, &namespace, &object.name).await.map_err(|e| Failure::Cluster(e.to_string()))?;
+                }
+                println!("{verb} {}/{} (run {}, {} old)", object.kind, object.name, run.run_id, age(run.age_seconds));
+                swept += 1;
+            }
+        }
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        Ok(format!("sweep: {verb} {swept} objects of runs older than {older_than} in namespace {namespace}"))
+    })
+}

@@ -1,0 +1,400 @@
+//! The run engine: creates a step's objects in dependency order, follows them to an outcome,
+//! and applies the lifecycle plan. Cancelling a run is an interruption: everything of the run
+//! is deleted by label, across every kind it could have created, and the deletion confirmed.
+
+mod credentials;
+pub mod runs;
+pub mod status;
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::identity::{self, Names, RunId, RunIdentity};
+use crate::kinds::{self, KindInfo};
+use crate::kube::{Client, KubeError, Transport, WatchEvent};
+use crate::lifecycle::{self, Action, Outcome, PlanEntry, RunEnd};
+use crate::manifest::Manifest;
+use crate::spec::{Cell, Step, StepSpec};
+
+pub use status::{progress, Progress};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Secret {secret:?} in namespace {namespace:?} {problem}; {fix}")]
+    SourceSecret { secret: String, namespace: String, problem: String, fix: String },
+    #[error("InferenceService {name:?} already exists in namespace {namespace:?}; add --replace (or `replace: true`) to roll out a new revision of it")]
+    AlreadyDeployed { name: String, namespace: String },
+    #[error("the cluster does not serve {wanted}{served}; set config.serving_api to what it serves")]
+    ServingApi { wanted: String, served: String },
+    #[error("{0}")]
+    Kube(#[from] KubeError),
+}
+
+/// What happened, as it happens, for the cell output and the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The server accepted every object in a dry run.
+    Validated { objects: usize },
+    Created { kind: String, name: String },
+    Status { kind: String, name: String, state: String, message: String },
+    PhaseEnded { phase: Step, outcome: Outcome, message: String },
+    Deleted { kind: String, name: String, reason: String },
+    Kept { kind: String, name: String, reason: String },
+    /// Cleanup could not confirm this object gone.
+    Remains { kind: String, name: String, why: String },
+}
+
+/// An object of the run, by kind and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub outcome: Outcome,
+    /// The phase the run ended in (a train run whose build failed ended in build).
+    pub phase: Step,
+    pub message: String,
+    pub created: Vec<ObjectRef>,
+    pub plan: Vec<PlanEntry>,
+    pub cleanup: Option<CleanupReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CleanupReport {
+    pub deleted: Vec<ObjectRef>,
+    pub remaining: Vec<(ObjectRef, String)>,
+    /// API requests the cleanup sent, confirmation included.
+    pub requests: u32,
+}
+
+/// How long cleanup waits for the garbage collector and finalizers before it reports what is left.
+const CONFIRM_DEADLINE_SECONDS: i64 = 60;
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct Engine<'a, T> {
+    client: &'a Client<T>,
+    cell: &'a Cell,
+    run: &'a RunIdentity,
+    events: &'a mut dyn FnMut(Event),
+}
+
+impl<'a, T: Transport> Engine<'a, T> {
+    pub fn new(client: &'a Client<T>, cell: &'a Cell, run: &'a RunIdentity, events: &'a mut dyn FnMut(Event)) -> Self {
+        Engine { client, cell, run, events }
+    }
+
+    fn namespace(&self) -> &str {
+        &self.cell.config.namespace
+    }
+
+    fn emit(&mut self, event: Event) {
+        (self.events)(event);
+    }
+
+    /// Runs the step: validates and creates its objects and, with `follow`, follows them to an
+    /// outcome and applies the plan. If `cancelled` completes first the run is interrupted and
+    /// everything of it is deleted.
+    pub async fn run(&mut self, objects: Vec<Manifest>, follow: bool, cancelled: impl Future<Output = ()>) -> Result<RunReport, EngineError> {
+        let mut created = Vec::new();
+        let outcome = {
+            let work = pin!(self.drive(objects, follow, &mut created));
+            let cancelled = pin!(cancelled);
+            match select(work, cancelled).await {
+                Either::Left((result, _)) => Some(result),
+                Either::Right(((), _abandoned)) => None,
+            }
+        };
+        match outcome {
+            Some(result) => {
+                let mut report = result?;
+                report.created = created;
+                Ok(report)
+            }
+            None => {
+                let cleanup = self.cleanup().await;
+                Ok(RunReport {
+                    run_id: self.run.run_id.to_string(),
+                    outcome: Outcome::Interrupted,
+                    phase: self.cell.step_kind(),
+                    message: "interrupted: every object of the run was deleted".into(),
+                    created,
+                    plan: Vec::new(),
+                    cleanup: Some(cleanup),
+                })
+            }
+        }
+    }
+
+    async fn drive(&mut self, mut objects: Vec<Manifest>, follow: bool, created: &mut Vec<ObjectRef>) -> Result<RunReport, EngineError> {
+        let names = Names::new(&self.cell.model.id, &self.run.run_id);
+        self.check_serving_api().await?;
+        credentials::fill(self.client, self.cell, &names, &mut objects).await?;
+        let replace = self.check_existing_deployment(&objects).await?;
+        // Every object validated by the server before the first is created.
+        for object in &objects {
+            self.create(object, replace, true).await?;
+        }
+        self.emit(Event::Validated { objects: objects.len() });
+
+        if !follow {
+            for object in &objects {
+                self.create(object, replace, false).await?;
+                created.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
+                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone() });
+            }
+            return Ok(RunReport {
+                run_id: self.run.run_id.to_string(),
+                outcome: Outcome::Succeeded,
+                phase: self.cell.step_kind(),
+                message: "created; not followed (nothing will apply the lifecycle: `kaptain sweep` cleans such runs)".into(),
+                created: Vec::new(),
+                plan: Vec::new(),
+                cleanup: None,
+            });
+        }
+        let (build, main): (Vec<Manifest>, Vec<Manifest>) =
+            objects.iter().cloned().partition(|m| m.step == Step::Build && self.cell.step_kind() != Step::Build);
+        let mut end = RunEnd { phase: self.cell.step_kind(), outcome: Outcome::Succeeded };
+        let mut message = String::new();
+        for (phase, group) in [(Step::Build, build), (self.cell.step_kind(), main)] {
+            if group.is_empty() {
+                continue;
+            }
+            for object in &group {
+                self.create(object, replace, false).await?;
+                created.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
+                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone() });
+            }
+            let followed = group.iter().rev().find(|m| matches!(m.kind.as_str(), "Job" | "TFJob" | "PyTorchJob" | "Experiment" | "InferenceService"));
+            let (outcome, why) = match followed {
+                Some(object) => self.follow(object).await?,
+                None => (Outcome::Succeeded, String::new()),
+            };
+            self.emit(Event::PhaseEnded { phase, outcome, message: why.clone() });
+            end = RunEnd { phase, outcome };
+            message = why;
+            if outcome != Outcome::Succeeded {
+                break;
+            }
+        }
+        let plan = lifecycle::plan(self.cell, &objects, end);
+        for entry in &plan {
+            let was_created = created.iter().any(|c| c.kind == entry.kind && c.name == entry.name);
+            if !was_created {
+                continue;
+            }
+            match entry.action {
+                Action::Delete => {
+                    if let Some(kind) = kinds::created_kind(&entry.api_version, &entry.kind) {
+                        self.client.delete(&kind, self.namespace(), &entry.name).await?;
+                    }
+                    self.emit(Event::Deleted { kind: entry.kind.clone(), name: entry.name.clone(), reason: entry.reason.clone() });
+                }
+                Action::Keep => self.emit(Event::Kept { kind: entry.kind.clone(), name: entry.name.clone(), reason: entry.reason.clone() }),
+            }
+        }
+        Ok(RunReport {
+            run_id: self.run.run_id.to_string(),
+            outcome: end.outcome,
+            phase: end.phase,
+            message,
+            created: Vec::new(),
+            plan,
+            cleanup: None,
+        })
+    }
+
+    async fn check_serving_api(&self) -> Result<(), EngineError> {
+        if self.cell.step_kind() != Step::Deploy {
+            return Ok(());
+        }
+        let wanted = self.cell.config.serving_api;
+        let served = self.client.serving_apis().await?;
+        if served.contains(&wanted) {
+            return Ok(());
+        }
+        let served = match served.first() {
+            Some(other) => format!(" (it serves {})", other.api_version()),
+            None => " (nor any other InferenceService API: is KFServing or KServe installed?)".into(),
+        };
+        Err(EngineError::ServingApi { wanted: wanted.api_version().into(), served })
+    }
+
+    /// A deploy of a model that is deployed already needs `replace`; then it is applied over it.
+    async fn check_existing_deployment(&self, objects: &[Manifest]) -> Result<bool, EngineError> {
+        let StepSpec::Deploy(deploy) = &self.cell.step else { return Ok(false) };
+        let Some(isvc) = objects.iter().find(|m| m.kind == "InferenceService") else { return Ok(false) };
+        let kind = kinds::created_kind(&isvc.api_version, &isvc.kind).expect("InferenceService kinds are known");
+        let exists = self.client.get(&kind, self.namespace(), &isvc.name).await?.is_some();
+        if exists && !deploy.replace {
+            return Err(EngineError::AlreadyDeployed { name: isvc.name.clone(), namespace: self.namespace().into() });
+        }
+        Ok(exists)
+    }
+
+    async fn create(&self, object: &Manifest, replace: bool, dry_run: bool) -> Result<(), EngineError> {
+        let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
+        if replace && object.kind == "InferenceService" {
+            self.client.apply(&kind, self.namespace(), &object.name, &object.object, dry_run).await?;
+        } else {
+            self.client.create(&kind, self.namespace(), &object.object, dry_run).await?;
+        }
+        Ok(())
+    }
+
+    fn timeout_seconds(&self, kind: &str) -> Option<u32> {
+        match (&self.cell.step, kind) {
+            (StepSpec::Train(t), "TFJob" | "PyTorchJob") => t.timeout_seconds,
+            (StepSpec::Tune(t), "Experiment") => t.timeout_seconds,
+            _ => None,
+        }
+    }
+
+    /// Follows an object until its status says how it ended: a watch while the server streams
+    /// it, polling when it does not.
+    async fn follow(&mut self, object: &Manifest) -> Result<(Outcome, String), EngineError> {
+        let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
+        let namespace = self.namespace().to_string();
+        let started = self.client.transport().now();
+        let deadline = self.timeout_seconds(&object.kind).map(|t| started + i64::from(t) + 30);
+        let mut last_state = String::new();
+        loop {
+            let Some(current) = self.client.get(&kind, &namespace, &object.name).await? else {
+                return Ok((Outcome::Failed, format!("{} {} was deleted while the run followed it", object.kind, object.name)));
+            };
+            if let Some(done) = self.observe(object, &current, &mut last_state) {
+                return Ok(done);
+            }
+            if deadline.is_some_and(|d| self.client.transport().now() > d) {
+                return Ok((Outcome::Failed, format!("{} {} did not finish within its timeout", object.kind, object.name)));
+            }
+            let version = current["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+            let field = format!("metadata.name={}", object.name);
+            match self.client.watch(&kind, &namespace, None, Some(&field), &version, 60).await {
+                Ok(events) => {
+                    let mut events = pin!(events);
+                    while let Some(event) = events.next().await {
+                        match event {
+                            Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                                if let Some(done) = self.observe(object, &o, &mut last_state) {
+                                    return Ok(done);
+                                }
+                            }
+                            Ok(WatchEvent::Deleted(_)) => break,
+                            Ok(WatchEvent::Bookmark(_)) => {}
+                            Ok(WatchEvent::Error(_)) | Err(_) => break,
+                        }
+                        if deadline.is_some_and(|d| self.client.transport().now() > d) {
+                            break;
+                        }
+                    }
+                }
+                // No streaming on the way to the API: poll.
+                Err(_) => self.client.transport().sleep(Duration::from_secs(1)).await,
+            }
+        }
+    }
+
+    fn observe(&mut self, object: &Manifest, current: &serde_json::Value, last_state: &mut String) -> Option<(Outcome, String)> {
+        let progress = status::progress(&object.kind, current);
+        let shown = format!("{}|{}", progress.state, progress.message);
+        if *last_state != shown {
+            *last_state = shown;
+            self.emit(Event::Status {
+                kind: object.kind.clone(),
+                name: object.name.clone(),
+                state: progress.state.clone(),
+                message: progress.message.clone(),
+            });
+        }
+        progress.outcome.map(|o| (o, progress.message))
+    }
+
+    /// Deletes everything of this run. See [`cleanup`].
+    pub async fn cleanup(&mut self) -> CleanupReport {
+        let namespace = self.namespace().to_string();
+        cleanup(self.client, &namespace, &self.run.run_id, self.events).await
+    }
+}
+
+/// Deletes every object of a run, by label, across every kind a run can create (so objects
+/// whose create request was still in flight are found too), then lists until none is left,
+/// deleting again whatever appears late. Reports what could not be confirmed gone, and why.
+pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: &RunId, events: &mut dyn FnMut(Event)) -> CleanupReport {
+    let selector = identity::run_selector(run_id);
+    let mut report = CleanupReport::default();
+    let mut served: Vec<KindInfo> = Vec::new();
+    for kind in kinds::CREATED_KINDS {
+        report.requests += 1;
+        match client.delete_collection(&kind, namespace, &selector).await {
+            Ok(names) => {
+                served.push(kind);
+                for name in names {
+                    events(Event::Deleted { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: delete".into() });
+                    report.deleted.push(ObjectRef { kind: kind.kind.into(), name });
+                }
+            }
+            // A kind the cluster does not serve holds nothing of ours.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                served.push(kind);
+                events(Event::Remains { kind: kind.kind.into(), name: "*".into(), why: e.to_string() });
+            }
+        }
+    }
+    // Pods go with their Job (garbage collector); wait for them too.
+    served.push(kinds::POD);
+    let started = client.transport().now();
+    loop {
+        let mut left: Vec<(ObjectRef, String)> = Vec::new();
+        for kind in &served {
+            report.requests += 1;
+            let items = match client.list(kind, namespace, &selector).await {
+                Ok(list) => list.items,
+                Err(e) => {
+                    left.push((ObjectRef { kind: kind.kind.into(), name: "*".into() }, e.to_string()));
+                    continue;
+                }
+            };
+            for item in items {
+                let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                let terminating = item["metadata"]["deletionTimestamp"].is_string();
+                let why = if terminating {
+                    let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
+                    format!("terminating, waiting for {finalizers} finalizer(s) or its node")
+                } else {
+                    // Created after the collection was deleted (its create was in flight): delete it now.
+                    report.requests += 1;
+                    if client.delete(kind, namespace, &name).await.unwrap_or(false) {
+                        events(Event::Deleted { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: delete (created late)".into() });
+                        report.deleted.push(ObjectRef { kind: kind.kind.into(), name: name.clone() });
+                    }
+                    "was created after the first delete".into()
+                };
+                left.push((ObjectRef { kind: kind.kind.into(), name }, why));
+            }
+        }
+        if left.is_empty() {
+            break;
+        }
+        if client.transport().now() - started > CONFIRM_DEADLINE_SECONDS {
+            for (object, why) in &left {
+                events(Event::Remains { kind: object.kind.clone(), name: object.name.clone(), why: why.clone() });
+            }
+            report.remaining = left;
+            break;
+        }
+        client.transport().sleep(POLL).await;
+    }
+    report
+}

@@ -1,0 +1,102 @@
+//! Runs found in a namespace by label alone: what `kaptain runs` lists and `sweep` cleans.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::status;
+use crate::identity::{managed_selector, RUN_ID_LABEL, STEP_LABEL, MODEL_ID_LABEL};
+use crate::kinds;
+use crate::kube::{Client, KubeError, Transport};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunObject {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub step: String,
+    pub state: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub model_id: String,
+    /// The last step the run reached (a train run lists build objects and a TFJob: train).
+    pub step: String,
+    pub status: String,
+    /// Seconds since the newest object of the run was created.
+    pub age_seconds: i64,
+    pub objects: Vec<RunObject>,
+}
+
+fn created_at(object: &serde_json::Value) -> i64 {
+    object["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_second())
+        .unwrap_or(0)
+}
+
+/// Every run with objects in the namespace, newest first.
+pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Result<Vec<RunSummary>, KubeError> {
+    let now = client.transport().now();
+    let mut runs: BTreeMap<String, RunSummary> = BTreeMap::new();
+    for kind in kinds::CREATED_KINDS {
+        let items = match client.list(&kind, namespace, &managed_selector()).await {
+            Ok(list) => list.items,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
+        };
+        for item in items {
+            let labels = &item["metadata"]["labels"];
+            let Some(run_id) = labels[RUN_ID_LABEL].as_str() else { continue };
+            let step = labels[STEP_LABEL].as_str().unwrap_or_default().to_string();
+            let progress = status::progress(kind.kind, &item);
+            let object = RunObject {
+                api_version: kind.api_version(),
+                kind: kind.kind.into(),
+                name: item["metadata"]["name"].as_str().unwrap_or_default().into(),
+                step: step.clone(),
+                state: progress.state,
+                created: created_at(&item),
+            };
+            let run = runs.entry(run_id.to_string()).or_insert_with(|| RunSummary {
+                run_id: run_id.to_string(),
+                model_id: labels[MODEL_ID_LABEL].as_str().unwrap_or_default().into(),
+                step: String::new(),
+                status: String::new(),
+                age_seconds: 0,
+                objects: Vec::new(),
+            });
+            run.objects.push(object);
+        }
+    }
+    let mut runs: Vec<RunSummary> = runs.into_values().collect();
+    for run in &mut runs {
+        // Objects come in delete order (consumers first): the first is the furthest step.
+        let main = run.objects.iter().find(|o| o.step != "build").or(run.objects.first());
+        if let Some(main) = main {
+            run.step = main.step.clone();
+            run.status = main.state.clone();
+        }
+        run.age_seconds = now - run.objects.iter().map(|o| o.created).max().unwrap_or(now);
+    }
+    runs.sort_by_key(|r| r.age_seconds);
+    Ok(runs)
+}
+
+/// What a sweep removes from an abandoned run: everything but a deployment, that is the
+/// InferenceService and the serving credentials it reads its model with.
+pub fn sweepable(run: &RunSummary) -> impl Iterator<Item = &RunObject> {
+    let deployed = run.objects.iter().any(|o| o.kind == "InferenceService");
+    run.objects
+        .iter()
+        .filter(move |o| o.kind != "InferenceService" && !(deployed && o.step == "deploy"))
+}
+
+/// The API kind of a listed object.
+pub fn kind_of(object: &RunObject) -> kinds::KindInfo {
+    kinds::created_kind(&object.api_version, &object.kind).expect("listed through CREATED_KINDS")
+}

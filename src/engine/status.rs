@@ -1,0 +1,119 @@
+//! Reading an object's status: where it stands and whether it reached an outcome. Pure.
+
+use serde_json::Value;
+
+use crate::lifecycle::Outcome;
+
+/// Where an object stands, for display and for the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Short state: Pending, Running, Succeeded, Failed, Ready...
+    pub state: String,
+    pub message: String,
+    pub outcome: Option<Outcome>,
+}
+
+fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+    object["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
+}
+
+fn is_true(object: &Value, kind: &str) -> bool {
+    condition(object, kind).is_some_and(|c| c["status"] == "True")
+}
+
+fn message(c: Option<&Value>) -> String {
+    c.and_then(|c| c["message"].as_str().or(c["reason"].as_str())).unwrap_or_default().to_string()
+}
+
+/// The latest condition that holds, as the state name.
+fn latest_true(object: &Value) -> Option<&Value> {
+    object["status"]["conditions"].as_array()?.iter().rev().find(|c| c["status"] == "True")
+}
+
+/// The progress of any object kaptain follows, by kind.
+pub fn progress(kind: &str, object: &Value) -> Progress {
+    let done = |outcome: Outcome, kind_of_condition: &str| Progress {
+        state: kind_of_condition.to_string(),
+        message: message(condition(object, kind_of_condition)),
+        outcome: Some(outcome),
+    };
+    match kind {
+        "Job" => {
+            if is_true(object, "Complete") {
+                return done(Outcome::Succeeded, "Complete");
+            }
+            if is_true(object, "Failed") {
+                return done(Outcome::Failed, "Failed");
+            }
+            let active = object["status"]["active"].as_u64().unwrap_or(0);
+            let state = if active > 0 { "Running" } else { "Pending" };
+            Progress { state: state.into(), message: String::new(), outcome: None }
+        }
+        "TFJob" | "PyTorchJob" | "Experiment" => {
+            if is_true(object, "Succeeded") {
+                return done(Outcome::Succeeded, "Succeeded");
+            }
+            if is_true(object, "Failed") {
+                return done(Outcome::Failed, "Failed");
+            }
+            let latest = latest_true(object);
+            let state = latest.and_then(|c| c["type"].as_str()).unwrap_or("Pending").to_string();
+            Progress { state, message: message(latest), outcome: None }
+        }
+        "InferenceService" => {
+            let ready = condition(object, "Ready");
+            match ready.map(|c| (c["status"].as_str(), c["reason"].as_str().unwrap_or_default())) {
+                Some((Some("True"), _)) => done(Outcome::Succeeded, "Ready"),
+                Some((Some("False"), reason)) if is_failure_reason(reason) => Progress {
+                    state: "Failed".into(),
+                    message: message(ready),
+                    outcome: Some(Outcome::Failed),
+                },
+                _ => Progress { state: "Pending".into(), message: message(ready), outcome: None },
+            }
+        }
+        _ => Progress { state: "Created".into(), message: String::new(), outcome: None },
+    }
+}
+
+/// KFServing / KServe mark a predictor that cannot come up with reasons like
+/// `RevisionFailed`, `BlockedByFailedLoad`, `InvalidSpec`.
+fn is_failure_reason(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("fail") || reason.contains("invalid") || reason.contains("error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn job_conditions() {
+        let complete = json!({"status": {"conditions": [{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}});
+        assert_eq!(progress("Job", &complete).outcome, Some(Outcome::Succeeded));
+        let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
+        assert_eq!(progress("Job", &failed).outcome, Some(Outcome::Failed));
+        assert_eq!(progress("Job", &json!({"status": {"active": 1}})).state, "Running");
+    }
+
+    #[test]
+    fn training_and_experiment_conditions() {
+        let running = json!({"status": {"conditions": [{"type": "Created", "status": "True"}, {"type": "Running", "status": "True"}]}});
+        assert_eq!(progress("TFJob", &running), Progress { state: "Running".into(), message: String::new(), outcome: None });
+        let ok = json!({"status": {"conditions": [{"type": "Running", "status": "False"}, {"type": "Succeeded", "status": "True"}]}});
+        assert_eq!(progress("Experiment", &ok).outcome, Some(Outcome::Succeeded));
+        let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "message": "chief failed"}]}});
+        assert_eq!(progress("PyTorchJob", &failed).message, "chief failed");
+    }
+
+    #[test]
+    fn inference_service_ready() {
+        let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(progress("InferenceService", &ready).outcome, Some(Outcome::Succeeded));
+        let waiting = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "PredictorConfigurationReady not ready"}]}});
+        assert_eq!(progress("InferenceService", &waiting).outcome, None);
+        let failed = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed"}]}});
+        assert_eq!(progress("InferenceService", &failed).outcome, Some(Outcome::Failed));
+    }
+}

@@ -1,0 +1,290 @@
+//! Requests to the Kubernetes API over a [`Transport`]: create / apply / get / list / delete /
+//! delete a collection / watch / discovery, with retries for transient errors. Requests are
+//! built by kube-core; this module adds the error types and the retry policy.
+
+use std::time::Duration;
+
+use futures_util::stream::{self, Stream, StreamExt};
+use kube_core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy, WatchParams};
+use kube_core::request::Request;
+use serde_json::Value;
+
+use super::error::{ApiError, KubeError};
+use super::transport::{ByteStream, Transport};
+use crate::kinds::KindInfo;
+
+/// The field manager kaptain's server-side applies are recorded under.
+pub const FIELD_MANAGER: &str = "kaptain";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 6, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5) }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.first_backoff.saturating_mul(1 << attempt.min(10)).min(self.max_backoff)
+    }
+}
+
+/// A list: the items and the resourceVersion a watch can start from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectList {
+    pub items: Vec<Value>,
+    pub resource_version: String,
+}
+
+/// A change seen by a watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    Added(Value),
+    Modified(Value),
+    Deleted(Value),
+    Bookmark(String),
+    /// The watch ended with an error Status (e.g. 410 Gone: the resourceVersion is too old).
+    Error(Box<ApiError>),
+}
+
+pub struct Client<T> {
+    transport: T,
+    retry: RetryPolicy,
+}
+
+struct Call<'a> {
+    verb: &'static str,
+    kind: &'a KindInfo,
+    namespace: &'a str,
+}
+
+impl Call<'_> {
+    fn resource(&self) -> String {
+        if self.kind.group.is_empty() {
+            self.kind.plural.to_string()
+        } else {
+            format!("{}.{}", self.kind.plural, self.kind.group)
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("{} {} in {}", self.verb, self.resource(), self.namespace)
+    }
+
+    fn api_error(&self, status: u16, retry_after: Option<&str>, body: &[u8]) -> KubeError {
+        KubeError::Api(Box::new(ApiError::from_response(status, retry_after, body, self.verb, &self.resource(), self.namespace)))
+    }
+}
+
+fn request_error(call: &Call<'_>, error: kube_core::request::Error) -> KubeError {
+    KubeError::Request { what: call.what(), message: error.to_string() }
+}
+
+fn decode(call: &Call<'_>, body: &[u8]) -> Result<Value, KubeError> {
+    serde_json::from_slice(body).map_err(|e| KubeError::Decode { what: call.what(), message: e.to_string() })
+}
+
+impl<T: Transport> Client<T> {
+    pub fn new(transport: T) -> Self {
+        Client { transport, retry: RetryPolicy::default() }
+    }
+
+    pub fn with_retry(transport: T, retry: RetryPolicy) -> Self {
+        Client { transport, retry }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Sends `build()`'s request, trying again on transient errors (honouring Retry-After).
+    async fn call(&self, call: &Call<'_>, build: impl Fn() -> Result<http::Request<Vec<u8>>, kube_core::request::Error>) -> Result<Vec<u8>, KubeError> {
+        let mut attempt = 0;
+        loop {
+            let request = build().map_err(|e| request_error(call, e))?;
+            let error = match self.transport.send(request).await {
+                Ok(r) if (200..300).contains(&r.status) => return Ok(r.body),
+                Ok(r) => call.api_error(r.status, r.retry_after.as_deref(), &r.body),
+                Err(e) => e,
+            };
+            attempt += 1;
+            if !error.is_transient() || attempt >= self.retry.attempts {
+                return Err(error);
+            }
+            let wait = error.retry_after().unwrap_or_else(|| self.retry.backoff(attempt - 1));
+            self.transport.sleep(wait.min(Duration::from_secs(30))).await;
+        }
+    }
+
+    fn request(kind: &KindInfo, namespace: &str) -> Request {
+        Request::new(kind.collection_path(namespace))
+    }
+
+    /// Creates an object; `dry_run` asks the server to validate it without storing it.
+    pub async fn create(&self, kind: &KindInfo, namespace: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
+        let call = Call { verb: "create", kind, namespace };
+        let body = serde_json::to_vec(object).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })?;
+        let params = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
+        match self.call(&call, || Self::request(kind, namespace).create(&params, body.clone())).await {
+            Ok(body) => decode(&call, &body),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Server-side apply: creates the object or updates the fields kaptain owns.
+    pub async fn apply(&self, kind: &KindInfo, namespace: &str, name: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
+        let call = Call { verb: "patch", kind, namespace };
+        let params = PatchParams { dry_run, force: true, field_manager: Some(FIELD_MANAGER.into()), field_validation: None };
+        let body = self.call(&call, || Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object))).await?;
+        decode(&call, &body)
+    }
+
+    /// The object, or None when it does not exist.
+    pub async fn get(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<Option<Value>, KubeError> {
+        let call = Call { verb: "get", kind, namespace };
+        match self.call(&call, || Self::request(kind, namespace).get(name, &GetParams::default())).await {
+            Ok(body) => decode(&call, &body).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list(&self, kind: &KindInfo, namespace: &str, label_selector: &str) -> Result<ObjectList, KubeError> {
+        let call = Call { verb: "list", kind, namespace };
+        let params = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
+        let body = self.call(&call, || Self::request(kind, namespace).list(&params)).await?;
+        let mut list = decode(&call, &body)?;
+        Ok(ObjectList {
+            resource_version: list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
+            items: match list["items"].take() {
+                Value::Array(items) => items,
+                _ => Vec::new(),
+            },
+        })
+    }
+
+    /// Deletes one object; Ok(false) when it was already gone.
+    pub async fn delete(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<bool, KubeError> {
+        let call = Call { verb: "delete", kind, namespace };
+        let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
+        match self.call(&call, || Self::request(kind, namespace).delete(name, &params)).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes every object of a kind that matches the selector, in one request. Dependents
+    /// (a Job's pods, an InferenceService's Knative objects) go by the garbage collector.
+    /// Returns the names of the objects the request deleted.
+    pub async fn delete_collection(&self, kind: &KindInfo, namespace: &str, label_selector: &str) -> Result<Vec<String>, KubeError> {
+        let call = Call { verb: "deletecollection", kind, namespace };
+        let delete = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
+        let list = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
+        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list)).await?;
+        let deleted = decode(&call, &body)?;
+        Ok(deleted["items"]
+            .as_array()
+            .map(|items| items.iter().filter_map(|i| i["metadata"]["name"].as_str().map(String::from)).collect())
+            .unwrap_or_default())
+    }
+
+    /// Watches the objects that match the selectors from `resource_version` on. The stream ends
+    /// when the server closes the watch (after `timeout_seconds` at most).
+    pub async fn watch(
+        &self,
+        kind: &KindInfo,
+        namespace: &str,
+        label_selector: Option<&str>,
+        field_selector: Option<&str>,
+        resource_version: &str,
+        timeout_seconds: u32,
+    ) -> Result<impl Stream<Item = Result<WatchEvent, KubeError>> + use<T>, KubeError> {
+        let call = Call { verb: "watch", kind, namespace };
+        let params = WatchParams {
+            label_selector: label_selector.map(Into::into),
+            field_selector: field_selector.map(Into::into),
+            timeout: Some(timeout_seconds.min(295)),
+            bookmarks: true,
+            ..WatchParams::default()
+        };
+        let request = Self::request(kind, namespace).watch(&params, resource_version).map_err(|e| request_error(&call, e))?;
+        match self.transport.stream(request).await? {
+            Ok(body) => Ok(watch_events(body)),
+            Err(response) => Err(call.api_error(response.status, response.retry_after.as_deref(), &response.body)),
+        }
+    }
+
+    /// Which InferenceService APIs the cluster serves, from API discovery.
+    pub async fn serving_apis(&self) -> Result<Vec<crate::spec::ServingApi>, KubeError> {
+        let kind = KindInfo { group: "", version: "", kind: "APIGroupList", plural: "apis" };
+        let call = Call { verb: "get", kind: &kind, namespace: "" };
+        let body = self
+            .call(&call, || {
+                http::Request::get("/apis").body(Vec::new()).map_err(kube_core::request::Error::BuildRequest)
+            })
+            .await?;
+        let groups = decode(&call, &body)?;
+        let served: Vec<&str> = groups["groups"]
+            .as_array()
+            .map(|gs| gs.iter().filter_map(|g| g["name"].as_str()).collect())
+            .unwrap_or_default();
+        Ok(crate::spec::ServingApi::ALL.into_iter().filter(|api| served.contains(&api.group())).collect())
+    }
+}
+
+/// Splits a watch body into lines and parses each into an event.
+fn watch_events(body: ByteStream) -> impl Stream<Item = Result<WatchEvent, KubeError>> {
+    let lines = stream::unfold((body, Vec::<u8>::new(), false), |(mut body, mut buffer, mut ended)| async move {
+        loop {
+            if let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buffer.drain(..=end).collect();
+                return Some((Ok(line), (body, buffer, ended)));
+            }
+            if ended {
+                if buffer.iter().all(u8::is_ascii_whitespace) {
+                    return None;
+                }
+                let line = std::mem::take(&mut buffer);
+                return Some((Ok(line), (body, buffer, ended)));
+            }
+            match body.next().await {
+                Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
+                Some(Err(e)) => return Some((Err(e), (body, Vec::new(), true))),
+                None => ended = true,
+            }
+        }
+    });
+    lines.filter_map(|line| async move {
+        match line {
+            Err(e) => Some(Err(e)),
+            Ok(line) if line.iter().all(u8::is_ascii_whitespace) => None,
+            Ok(line) => Some(parse_event(&line)),
+        }
+    })
+}
+
+fn parse_event(line: &[u8]) -> Result<WatchEvent, KubeError> {
+    let decode_error = |message: String| KubeError::Decode { what: "a watch event".into(), message };
+    let mut event: Value = serde_json::from_slice(line).map_err(|e| decode_error(e.to_string()))?;
+    let object = event["object"].take();
+    Ok(match event["type"].as_str() {
+        Some("ADDED") => WatchEvent::Added(object),
+        Some("MODIFIED") => WatchEvent::Modified(object),
+        Some("DELETED") => WatchEvent::Deleted(object),
+        Some("BOOKMARK") => WatchEvent::Bookmark(object["metadata"]["resourceVersion"].as_str().unwrap_or_default().into()),
+        Some("ERROR") => {
+            let code = object["code"].as_u64().unwrap_or(500) as u16;
+            let body = serde_json::to_vec(&object).unwrap_or_default();
+            WatchEvent::Error(Box::new(ApiError::from_response(code, None, &body, "watch", "", "")))
+        }
+        other => return Err(decode_error(format!("unknown event type {other:?}"))),
+    })
+}

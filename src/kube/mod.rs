@@ -1,0 +1,10 @@
+//! Talking to the Kubernetes API: typed errors, the transport trait every front end implements,
+//! and the client that builds requests (with kube-core) and retries transient failures.
+
+mod client;
+mod error;
+mod transport;
+
+pub use client::{Client, ObjectList, RetryPolicy, WatchEvent, FIELD_MANAGER};
+pub use error::{ApiError, Cause, KubeError};
+pub use transport::{ByteStream, NullTransport, Response, Transport};
