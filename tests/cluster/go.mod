@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	go.etcd.io/etcd/server/v3 v3.6.4
+	k8s.io/api v0.34.12
 	k8s.io/apimachinery v0.34.12
 	k8s.io/client-go v0.34.12
 	k8s.io/component-base v0.34.12
@@ -155,7 +156,6 @@ require (
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-	k8s.io/api v0.34.12 // indirect
 	k8s.io/apiextensions-apiserver v0.34.12 // indirect
 	k8s.io/apiserver v0.34.12 // indirect
 	k8s.io/cli-runtime v0.34.12 // indirect

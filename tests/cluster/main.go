@@ -8,6 +8,8 @@
 //	kubectl                  k8s.io/kubectl/pkg/cmd
 //	pki                      writes the certificates, keys and kubeconfig the others use
 //	crd-fixup                copies CRDs for installation, fixing what current API servers reject (crdfixup.go)
+//	simulator                TEST DOUBLE for the Kubeflow training operator, Katib, KFServing/KServe,
+//	                         Knative Serving and the kubelet (simulator*.go)
 //
 // The tool is chosen by the name the binary is called by (argv[0], e.g. a
 // symlink named kubectl) or, failing that, by the first argument.
@@ -42,6 +44,7 @@ var tools = map[string]func() int{
 	"kubectl":                 runKubectl,
 	"pki":                     runPKI,
 	"crd-fixup":               runCRDFixup,
+	"simulator":               runSimulator,
 }
 
 func main() {
