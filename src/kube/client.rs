@@ -26,7 +26,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 6, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5) }
+        RetryPolicy { attempts: 8, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5) }
     }
 }
 

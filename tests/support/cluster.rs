@@ -1,0 +1,92 @@
+//! Shared by the tests that run against the local control plane (tests/cluster/up).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kaptain::engine::{Engine, EngineError, RunReport};
+use kaptain::identity::RunId;
+use kaptain::kube::Client;
+use kaptain::native::{NativeTransport, Target};
+use kaptain::{ops, Options};
+
+const NEEDS_CLUSTER: &str = "needs the local control plane: run scripts/test (or tests/cluster/up and export KUBECONFIG, KUBECTL)";
+
+pub fn kubeconfig() -> PathBuf {
+    std::env::var_os("KUBECONFIG").map(PathBuf::from).expect(NEEDS_CLUSTER)
+}
+
+pub fn kubectl(args: &[&str]) -> String {
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| format!("{}/tests/cluster/.build/bin/kubectl", env!("CARGO_MANIFEST_DIR")));
+    let out = Command::new(kubectl).args(args).env("KUBECONFIG", kubeconfig()).output().expect("kubectl runs");
+    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh namespace with the source Secrets a run copies its credentials from.
+pub fn namespace(name: &str) -> String {
+    let ns = format!("{name}-{}", std::process::id() % 100_000);
+    let _ = Command::new(std::env::var("KUBECTL").unwrap_or_default()).args(["delete", "ns", &ns, "--wait=false"]).env("KUBECONFIG", kubeconfig()).output();
+    kubectl(&["create", "namespace", &ns]);
+    kubectl(&["-n", &ns, "create", "secret", "docker-registry", "kaptain-registry-credentials", "--docker-server=registry.example.com", "--docker-username=u", "--docker-password=seeded-registry-password"]);
+    kubectl(&["-n", &ns, "create", "secret", "generic", "kaptain-s3-credentials", "--from-literal=AWS_ACCESS_KEY_ID=seeded-access-key", "--from-literal=AWS_SECRET_ACCESS_KEY=seeded-secret-key"]);
+    ns
+}
+
+/// Every object of a run, across every kind a run creates (and the build's pods), by label.
+pub fn objects_of_run(ns: &str, run_id: &str) -> Vec<String> {
+    let kinds = "secrets,serviceaccounts,jobs.batch,pods,tfjobs.kubeflow.org,pytorchjobs.kubeflow.org,experiments.kubeflow.org,inferenceservices.serving.kubeflow.org,inferenceservices.serving.kserve.io";
+    let out = kubectl(&["-n", ns, "get", kinds, "-l", &format!("kaptain.io/run-id={run_id}"), "-o", "name"]);
+    let mut names: Vec<String> = out.lines().map(String::from).collect();
+    names.sort();
+    names
+}
+
+/// Knative objects KFServing (here: the simulator) made for an InferenceService.
+pub fn knative_of(ns: &str, isvc: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for group in ["serving.kubeflow.org", "serving.kserve.io"] {
+        let out = kubectl(&["-n", ns, "get", "services.serving.knative.dev,configurations.serving.knative.dev,routes.serving.knative.dev,revisions.serving.knative.dev", "-l", &format!("{group}/inferenceservice={isvc}"), "-o", "name"]);
+        found.extend(out.lines().map(String::from));
+    }
+    found
+}
+
+/// Waits (bounded) until `check` holds: the garbage collector works in the background.
+pub async fn eventually<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> T, check: impl Fn(&T) -> bool) -> T {
+    let started = Instant::now();
+    loop {
+        let value = probe();
+        if check(&value) || started.elapsed() > Duration::from_secs(45) {
+            assert!(check(&value), "{what}: still {value:?} after 45 s");
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+pub async fn client() -> Client<NativeTransport> {
+    let path = kubeconfig();
+    let (transport, _) = NativeTransport::connect(Target::Kubeconfig(&path)).await.expect("connects");
+    Client::new(transport)
+}
+
+
+/// Runs a cell to its outcome with the engine; `cancel_after` interrupts it (as Ctrl-C or a
+/// kernel interrupt would) after that long.
+pub async fn run_cell(text: &str, run_id: &str, cancel_after: Option<Duration>) -> Result<RunReport, EngineError> {
+    run_cell_with(client().await, text, run_id, cancel_after).await
+}
+
+pub async fn run_cell_with(client: Client<NativeTransport>, text: &str, run_id: &str, cancel_after: Option<Duration>) -> Result<RunReport, EngineError> {
+    let run_id = RunId::parse(run_id).unwrap();
+    let (cell, identity, objects) = ops::prepare(text, &Options::default(), &run_id).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let mut ignore = |_| {};
+    let cancel = async move {
+        match cancel_after {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    Engine::new(&client, &cell, &identity, &mut ignore).run(objects, true, cancel).await
+}
