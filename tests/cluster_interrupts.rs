@@ -141,3 +141,32 @@ async fn a_user_without_rbac_gets_the_verb_and_resource_and_nothing_is_left() {
     std::fs::remove_file(kubeconfig).ok();
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the local control plane (scripts/test)"]
+async fn a_failure_half_way_deletes_what_was_created_and_says_so() {
+    let ns = namespace("halfway");
+    let run_id = "h1";
+    let tfjob = kaptain::identity::Names::new("half/way", &kaptain::identity::RunId::parse(run_id).unwrap()).training_job();
+    // Someone else takes the TFJob's name while the build runs: the create after the build fails.
+    let squatter = format!(
+        "{{\"apiVersion\":\"kubeflow.org/v1\",\"kind\":\"TFJob\",\"metadata\":{{\"name\":\"{tfjob}\",\"namespace\":\"{ns}\"}},\"spec\":{{\"tfReplicaSpecs\":{{\"Worker\":{{\"replicas\":1,\"template\":{{\"spec\":{{\"containers\":[{{\"name\":\"tensorflow\",\"image\":\"x\"}}]}}}}}}}}}}}}"
+    );
+    let manifest = std::env::temp_dir().join(format!("kaptain-squatter-{}.json", std::process::id()));
+    std::fs::write(&manifest, squatter).unwrap();
+    let path = manifest.to_string_lossy().to_string();
+    let taker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        kubectl(&["create", "-f", &path]);
+    });
+    let error = run_cell(&cell("train", &ns, "half/way", 4), run_id, None).await.expect_err("the TFJob's name is taken");
+    taker.join().unwrap();
+    let message = error.to_string();
+    assert!(message.contains("already exists"), "{message}");
+    assert!(message.contains("nothing of the run is left: the 3 object(s) created before the failure were deleted"), "{message}");
+    assert_eq!(objects_of_run(&ns, run_id), Vec::<String>::new());
+    // What was not the run's stays.
+    assert_eq!(kubectl(&["-n", &ns, "get", "tfjob", &tfjob, "-o", "name"]).trim(), format!("tfjob.kubeflow.org/{tfjob}"));
+    std::fs::remove_file(manifest).ok();
+    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}

@@ -12,7 +12,7 @@ mod cluster;
 
 use std::time::Duration;
 
-use cluster::{client, eventually, knative_of, kubectl, namespace, objects_of_run};
+use cluster::{eventually, knative_of, kubectl, namespace, objects_of_run};
 use futures_util::future::join_all;
 use kaptain::engine::RunReport;
 use kaptain::lifecycle::Outcome;

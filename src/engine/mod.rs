@@ -33,6 +33,20 @@ pub enum EngineError {
     ServingApi { wanted: String, served: String },
     #[error("{0}")]
     Kube(#[from] KubeError),
+    /// Creating the run's objects failed part-way: what was created has been deleted again.
+    #[error("{source}\nnothing of the run is left: the {deleted} object(s) created before the failure were deleted{}", remaining_text(.remaining))]
+    CreateFailed { source: Box<EngineError>, deleted: usize, remaining: Vec<(ObjectRef, String)> },
+    /// Following the run failed (the API went away for too long): its objects stay.
+    #[error("{source}\nthe run's objects are still in the cluster ({}); `kaptain cleanup --run-id {run_id}` deletes them", names(.left))]
+    FollowFailed { source: Box<EngineError>, run_id: String, left: Vec<ObjectRef> },
+}
+
+fn remaining_text(remaining: &[(ObjectRef, String)]) -> String {
+    remaining.iter().map(|(o, why)| format!("; still there: {}/{} ({why})", o.kind, o.name)).collect()
+}
+
+fn names(objects: &[ObjectRef]) -> String {
+    objects.iter().map(|o| format!("{}/{}", o.kind, o.name)).collect::<Vec<_>>().join(", ")
 }
 
 /// What happened, as it happens, for the cell output and the CLI.
@@ -106,8 +120,9 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// everything of it is deleted.
     pub async fn run(&mut self, objects: Vec<Manifest>, follow: bool, cancelled: impl Future<Output = ()>) -> Result<RunReport, EngineError> {
         let mut created = Vec::new();
+        let mut following = false;
         let outcome = {
-            let work = pin!(self.drive(objects, follow, &mut created));
+            let work = pin!(self.drive(objects, follow, &mut created, &mut following));
             let cancelled = pin!(cancelled);
             match select(work, cancelled).await {
                 Either::Left((result, _)) => Some(result),
@@ -115,10 +130,19 @@ impl<'a, T: Transport> Engine<'a, T> {
             }
         };
         match outcome {
-            Some(result) => {
-                let mut report = result?;
+            Some(Ok(mut report)) => {
                 report.created = created;
                 Ok(report)
+            }
+            Some(Err(error)) if created.is_empty() => Err(error),
+            Some(Err(error)) if following => Err(EngineError::FollowFailed {
+                source: Box::new(error),
+                run_id: self.run.run_id.to_string(),
+                left: created,
+            }),
+            Some(Err(error)) => {
+                let cleanup = self.cleanup().await;
+                Err(EngineError::CreateFailed { source: Box::new(error), deleted: cleanup.deleted.len(), remaining: cleanup.remaining })
             }
             None => {
                 let cleanup = self.cleanup().await;
@@ -135,7 +159,13 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
-    async fn drive(&mut self, mut objects: Vec<Manifest>, follow: bool, created: &mut Vec<ObjectRef>) -> Result<RunReport, EngineError> {
+    async fn drive(
+        &mut self,
+        mut objects: Vec<Manifest>,
+        follow: bool,
+        created: &mut Vec<ObjectRef>,
+        following: &mut bool,
+    ) -> Result<RunReport, EngineError> {
         let names = Names::new(&self.cell.model.id, &self.run.run_id);
         self.check_serving_api().await?;
         credentials::fill(self.client, self.cell, &names, &mut objects).await?;
@@ -176,6 +206,7 @@ impl<'a, T: Transport> Engine<'a, T> {
                 self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone() });
             }
             let followed = group.iter().rev().find(|m| matches!(m.kind.as_str(), "Job" | "TFJob" | "PyTorchJob" | "Experiment" | "InferenceService"));
+            *following = true;
             let (outcome, why) = match followed {
                 Some(object) => self.follow(object).await?,
                 None => (Outcome::Succeeded, String::new()),
@@ -186,7 +217,10 @@ impl<'a, T: Transport> Engine<'a, T> {
             if outcome != Outcome::Succeeded {
                 break;
             }
+            *following = false;
         }
+        // From here on a failure must not delete what the plan keeps.
+        *following = true;
         let plan = lifecycle::plan(self.cell, &objects, end);
         for entry in &plan {
             let was_created = created.iter().any(|c| c.kind == entry.kind && c.name == entry.name);

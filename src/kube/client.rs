@@ -288,3 +288,90 @@ fn parse_event(line: &[u8]) -> Result<WatchEvent, KubeError> {
         other => return Err(decode_error(format!("unknown event type {other:?}"))),
     })
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::kinds;
+    use crate::kube::transport::Response;
+
+    /// A test double for the API server: answers from a script and records what it was asked
+    /// and how long the client waited. The real API server is in tests/cluster_*.rs.
+    #[derive(Default)]
+    struct ScriptedApi {
+        answers: RefCell<VecDeque<Result<Response, KubeError>>>,
+        asked: RefCell<Vec<String>>,
+        slept: RefCell<Vec<Duration>>,
+    }
+
+    impl ScriptedApi {
+        fn answering(answers: Vec<Result<Response, KubeError>>) -> Self {
+            ScriptedApi { answers: RefCell::new(answers.into()), ..Default::default() }
+        }
+    }
+
+    fn status(code: u16, retry_after: Option<&str>, body: &str) -> Result<Response, KubeError> {
+        Ok(Response { status: code, retry_after: retry_after.map(String::from), body: body.as_bytes().to_vec() })
+    }
+
+    impl Transport for &ScriptedApi {
+        async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Response, KubeError> {
+            self.asked.borrow_mut().push(format!("{} {}", request.method(), request.uri()));
+            self.answers.borrow_mut().pop_front().expect("the script has an answer")
+        }
+        async fn stream(&self, request: http::Request<Vec<u8>>) -> Result<Result<ByteStream, Response>, KubeError> {
+            let body = self.send(request).await?.body;
+            Ok(Ok(stream::iter(body.chunks(7).map(|c| Ok(c.to_vec())).collect::<Vec<_>>()).boxed_local()))
+        }
+        async fn sleep(&self, duration: Duration) {
+            self.slept.borrow_mut().push(duration);
+        }
+        fn now(&self) -> i64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn throttling_and_server_errors_are_retried_honouring_retry_after() {
+        let api = ScriptedApi::answering(vec![
+            status(429, Some("3"), r#"{"kind":"Status","reason":"TooManyRequests","code":429}"#),
+            status(503, None, "unavailable"),
+            Err(KubeError::Transport { what: "GET".into(), message: "connection reset".into() }),
+            status(200, None, r#"{"metadata":{"name":"x"}}"#),
+        ]);
+        let client = Client::new(&api);
+        let found = client.get(&kinds::SECRET, "ns", "x").await.unwrap().unwrap();
+        assert_eq!(found["metadata"]["name"], "x");
+        assert_eq!(*api.slept.borrow(), vec![Duration::from_secs(3), Duration::from_millis(400), Duration::from_millis(800)]);
+        assert_eq!(api.asked.borrow()[0], "GET /api/v1/namespaces/ns/secrets/x");
+    }
+
+    #[tokio::test]
+    async fn client_errors_are_not_retried_and_say_what_was_refused() {
+        let api = ScriptedApi::answering(vec![status(
+            422,
+            None,
+            r#"{"kind":"Status","reason":"Invalid","message":"TFJob.kubeflow.org \"x\" is invalid","details":{"causes":[{"field":"spec.runPolicy","message":"bad"}]},"code":422}"#,
+        )]);
+        let client = Client::new(&api);
+        let error = client.create(&kinds::TFJOB, "ns", &serde_json::json!({"metadata": {"name": "x"}}), true).await.unwrap_err();
+        assert!(error.to_string().contains("spec.runPolicy: bad"), "{error}");
+        assert!(api.slept.borrow().is_empty());
+        assert_eq!(api.asked.borrow()[0], "POST /apis/kubeflow.org/v1/namespaces/ns/tfjobs?&dryRun=All&fieldManager=kaptain");
+    }
+
+    #[tokio::test]
+    async fn a_watch_body_split_anywhere_gives_whole_events() {
+        let body = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}\n{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}}";
+        let api = ScriptedApi::answering(vec![status(200, None, body)]);
+        let client = Client::new(&api);
+        let events: Vec<_> = client.watch(&kinds::JOB, "ns", None, Some("metadata.name=a"), "1", 30).await.unwrap().collect().await;
+        assert!(matches!(&events[0], Ok(WatchEvent::Added(o)) if o["metadata"]["name"] == "a"));
+        assert!(matches!(&events[1], Ok(WatchEvent::Bookmark(v)) if v == "9"));
+        assert!(matches!(&events[2], Ok(WatchEvent::Error(e)) if e.code == 410));
+        assert_eq!(events.len(), 3);
+    }
+}

@@ -1,4 +1,6 @@
 //! Shared by the tests that run against the local control plane (tests/cluster/up).
+// Each test crate that includes this file uses a part of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
