@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
+use futures_util::future::{join_all, select, Either};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -93,7 +93,7 @@ pub struct CleanupReport {
 
 /// How long cleanup waits for the garbage collector and finalizers before it reports what is left.
 const CONFIRM_DEADLINE_SECONDS: i64 = 60;
-const POLL: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(200);
 
 pub struct Engine<'a, T> {
     client: &'a Client<T>,
@@ -368,9 +368,11 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
     let selector = identity::run_selector(run_id);
     let mut report = CleanupReport::default();
     let mut served: Vec<KindInfo> = Vec::new();
-    for kind in kinds::CREATED_KINDS {
-        report.requests += 1;
-        match client.delete_collection(&kind, namespace, &selector).await {
+    // One request per kind, all at once.
+    let deletes = join_all(kinds::CREATED_KINDS.iter().map(|kind| client.delete_collection(kind, namespace, &selector))).await;
+    report.requests += deletes.len() as u32;
+    for (kind, result) in kinds::CREATED_KINDS.into_iter().zip(deletes) {
+        match result {
             Ok(names) => {
                 served.push(kind);
                 for name in names {
@@ -390,42 +392,43 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
     served.push(kinds::POD);
     let started = client.transport().now();
     loop {
-        let mut left: Vec<(ObjectRef, String)> = Vec::new();
-        for kind in &served {
-            report.requests += 1;
-            let items = match client.list(kind, namespace, &selector).await {
-                Ok(list) => list.items,
-                Err(e) => {
-                    left.push((ObjectRef { kind: kind.kind.into(), name: "*".into() }, e.to_string()));
-                    continue;
-                }
-            };
-            for item in items {
-                let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                let terminating = item["metadata"]["deletionTimestamp"].is_string();
-                let why = if terminating {
-                    let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
-                    format!("terminating, waiting for {finalizers} finalizer(s) or its node")
-                } else {
-                    // Created after the collection was deleted (its create was in flight): delete it now.
-                    report.requests += 1;
-                    if client.delete(kind, namespace, &name).await.unwrap_or(false) {
-                        events(Event::Deleted { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: delete (created late)".into() });
-                        report.deleted.push(ObjectRef { kind: kind.kind.into(), name: name.clone() });
-                    }
-                    "was created after the first delete".into()
-                };
-                left.push((ObjectRef { kind: kind.kind.into(), name }, why));
+        let lists = join_all(served.iter().map(|kind| client.list(kind, namespace, &selector))).await;
+        report.requests += lists.len() as u32;
+        let mut left: Vec<(KindInfo, serde_json::Value)> = Vec::new();
+        let mut unlisted: Vec<(ObjectRef, String)> = Vec::new();
+        for (kind, result) in served.iter().zip(lists) {
+            match result {
+                Ok(list) => left.extend(list.items.into_iter().map(|item| (*kind, item))),
+                Err(e) => unlisted.push((ObjectRef { kind: kind.kind.into(), name: "*".into() }, e.to_string())),
             }
         }
-        if left.is_empty() {
+        // Later rounds ask only about the kinds that still had something.
+        let mut waiting = unlisted;
+        served.retain(|kind| left.iter().any(|(k, _)| k == kind) || waiting.iter().any(|(o, _)| o.kind == kind.kind));
+        for (kind, item) in left {
+            let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let why = if item["metadata"]["deletionTimestamp"].is_string() {
+                let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
+                format!("terminating, waiting for {finalizers} finalizer(s) or its node")
+            } else {
+                // Created after the collection was deleted (its create was in flight): delete it now.
+                report.requests += 1;
+                if client.delete(&kind, namespace, &name).await.unwrap_or(false) {
+                    events(Event::Deleted { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: delete (created late)".into() });
+                    report.deleted.push(ObjectRef { kind: kind.kind.into(), name: name.clone() });
+                }
+                "was created after the first delete".into()
+            };
+            waiting.push((ObjectRef { kind: kind.kind.into(), name }, why));
+        }
+        if waiting.is_empty() {
             break;
         }
         if client.transport().now() - started > CONFIRM_DEADLINE_SECONDS {
-            for (object, why) in &left {
+            for (object, why) in &waiting {
                 events(Event::Remains { kind: object.kind.clone(), name: object.name.clone(), why: why.clone() });
             }
-            report.remaining = left;
+            report.remaining = waiting;
             break;
         }
         client.transport().sleep(POLL).await;
