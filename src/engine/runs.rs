@@ -32,12 +32,32 @@ pub struct RunSummary {
 }
 
 fn created_at(object: &serde_json::Value) -> i64 {
-    object["metadata"]["creationTimestamp"]
-        .as_str()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_second())
-        .unwrap_or(0)
+    object["metadata"]["creationTimestamp"].as_str().and_then(unix_seconds).unwrap_or(0)
 }
+
+/// Seconds since the epoch of a Kubernetes timestamp (`2026-11-28T19:09:12Z`, always UTC).
+/// Small enough not to need a date library in the wasm.
+fn unix_seconds(timestamp: &str) -> Option<i64> {
+    let b = timestamp.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| timestamp.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from 1970-01-01 to the date (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
 
 /// Every run with objects in the namespace, newest first.
 pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Result<Vec<RunSummary>, KubeError> {
@@ -99,4 +119,19 @@ pub fn sweepable(run: &RunSummary) -> impl Iterator<Item = &RunObject> {
 /// The API kind of a listed object.
 pub fn kind_of(object: &RunObject) -> kinds::KindInfo {
     kinds::created_kind(&object.api_version, &object.kind).expect("listed through CREATED_KINDS")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_seconds;
+
+    #[test]
+    fn kubernetes_timestamps() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2000-03-01T00:00:00Z"), Some(951_868_800));
+        assert_eq!(unix_seconds("2026-11-28T19:09:12Z"), Some(1_795_892_952));
+        assert_eq!(unix_seconds("2024-02-29T12:00:00Z"), Some(1_709_208_000));
+        assert_eq!(unix_seconds("2026-13-01T00:00:00Z"), None);
+        assert_eq!(unix_seconds("yesterday"), None);
+    }
 }

@@ -1,15 +1,10 @@
 //! The build step: registry, S3 and (optional) CA Secrets, and the kaniko Job that builds the
 //! image from the context in S3 and pushes it.
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, KeyToPath, PodSpec, PodTemplateSpec, ResourceRequirements, Secret,
-    SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::{json, Value};
 
-use super::pod::{quantity, ISTIO_INJECT_ANNOTATION};
-use super::{typed, Ctx, Manifest};
+use super::pod::template_meta;
+use super::{object, Ctx, Manifest, Meta};
 use crate::identity::{CONTEXT_CHECKSUM_ANNOTATION, CREDENTIALS_FROM_ANNOTATION};
 use crate::kinds;
 use crate::lifecycle::Resource;
@@ -23,10 +18,10 @@ const DOCKER_CONFIG_DIR: &str = "/kaniko/.docker";
 const CA_DIR: &str = "/kaniko/ssl/registry";
 
 /// A per-run Secret whose data the run copies from `source` when it creates it.
-pub(super) fn credential_secret(ctx: &Ctx<'_>, name: String, step: Step, type_: &str, source: &str) -> Secret {
+pub(super) fn credential_secret(ctx: &Ctx<'_>, name: String, step: Step, type_: &str, source: &str) -> (Meta, Value) {
     let mut meta = ctx.meta(name, step);
-    meta.annotations.get_or_insert_with(Default::default).insert(CREDENTIALS_FROM_ANNOTATION.into(), source.into());
-    Secret { metadata: meta, type_: Some(type_.into()), ..Default::default() }
+    meta.annotations.insert(CREDENTIALS_FROM_ANNOTATION.into(), source.into());
+    (meta, json!({ "type": type_ }))
 }
 
 /// The registry host the image goes to: `registry_url`, else the first part of the image name
@@ -48,16 +43,17 @@ pub(super) fn objects(ctx: &Ctx<'_>) -> Vec<Manifest> {
     let step = Step::Build;
     let mut objects = Vec::new();
     let mut secret = |name: String, type_: &str, source: &str| {
-        let secret = credential_secret(ctx, name, step, type_, source);
-        objects.push(ctx.manifest(kinds::SECRET, step, Resource::BuildObjects, typed(kinds::SECRET, &secret)));
+        let (meta, fields) = credential_secret(ctx, name, step, type_, source);
+        objects.push(ctx.manifest(kinds::SECRET, step, Resource::BuildObjects, object(kinds::SECRET, &meta, fields)));
     };
     secret(names.registry_secret(), "kubernetes.io/dockerconfigjson", &config.registry_credentials_secret);
     secret(names.build_s3_secret(), "Opaque", &config.s3_credentials_secret);
     if let Some(ca) = &config.registry_ca_secret {
         secret(names.registry_ca_secret(), "Opaque", ca);
     }
-    let job = kaniko_job(ctx);
-    objects.push(ctx.manifest(kinds::JOB, step, Resource::BuildObjects, typed(kinds::JOB, &job)));
+    let mut meta = ctx.meta(names.build_job(), step);
+    meta.annotations.insert(CONTEXT_CHECKSUM_ANNOTATION.into(), ctx.context.checksum.clone());
+    objects.push(ctx.manifest(kinds::JOB, step, Resource::BuildObjects, object(kinds::JOB, &meta, json!({ "spec": kaniko_job_spec(ctx) }))));
     objects
 }
 
@@ -68,88 +64,56 @@ pub fn context_uri(ctx: &Ctx<'_>) -> String {
     format!("s3://{}/{prefix}{}.tar.gz", config.s3_bucket, ctx.context.checksum)
 }
 
-fn kaniko_job(ctx: &Ctx<'_>) -> Job {
+fn kaniko_job_spec(ctx: &Ctx<'_>) -> Value {
     let config = &ctx.cell.config;
     let names = &ctx.names;
-    let registry = registry_host(ctx);
     let mut args = vec![
         "--dockerfile=Dockerfile".to_string(),
         format!("--context={}", context_uri(ctx)),
         format!("--destination={}", ctx.image()),
     ];
-    let secret_env = |name: &str, secret: String| EnvVar {
-        name: name.into(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector { name: secret, key: name.into(), optional: Some(false) }),
-            ..Default::default()
-        }),
-        ..Default::default()
+    // S3 credentials only through secretKeyRef: never a literal value in the pod spec.
+    let secret_env = |name: &str| {
+        json!({ "name": name, "valueFrom": { "secretKeyRef": { "key": name, "name": names.build_s3_secret(), "optional": false } } })
     };
-    let plain_env = |name: &str, value: String| EnvVar { name: name.into(), value: Some(value), ..Default::default() };
-    let env = vec![
-        secret_env(ACCESS_KEY_ID, names.build_s3_secret()),
-        secret_env(SECRET_ACCESS_KEY, names.build_s3_secret()),
-        plain_env("AWS_REGION", config.s3_region.clone()),
-        plain_env("S3_ENDPOINT", config.s3_endpoint.clone()),
-        plain_env("S3_FORCE_PATH_STYLE", "true".into()),
-    ];
-    let secret_volume = |name: &str, secret: String, key: &str, path: &str| Volume {
-        name: name.into(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(secret),
-            items: Some(vec![KeyToPath { key: key.into(), path: path.into(), mode: None }]),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let env = json!([
+        secret_env(ACCESS_KEY_ID),
+        secret_env(SECRET_ACCESS_KEY),
+        { "name": "AWS_REGION", "value": config.s3_region },
+        { "name": "S3_ENDPOINT", "value": config.s3_endpoint },
+        { "name": "S3_FORCE_PATH_STYLE", "value": "true" },
+    ]);
+    let secret_volume = |name: &str, secret: String, key: &str, path: &str| {
+        json!({ "name": name, "secret": { "items": [{ "key": key, "path": path }], "secretName": secret } })
     };
-    let mount = |name: &str, path: &str| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        read_only: Some(true),
-        ..Default::default()
-    };
-    let mut volumes = vec![secret_volume("docker-config", names.registry_secret(), super::build::DOCKER_CONFIG_KEY, "config.json")];
+    let mount = |name: &str, path: &str| json!({ "mountPath": path, "name": name, "readOnly": true });
+    let mut volumes = vec![secret_volume("docker-config", names.registry_secret(), DOCKER_CONFIG_KEY, "config.json")];
     let mut mounts = vec![mount("docker-config", DOCKER_CONFIG_DIR)];
     if config.registry_ca_secret.is_some() {
         volumes.push(secret_volume("registry-ca", names.registry_ca_secret(), CA_CERT_KEY, CA_CERT_KEY));
         mounts.push(mount("registry-ca", CA_DIR));
-        args.push(format!("--registry-certificate={registry}={CA_DIR}/{CA_CERT_KEY}"));
+        args.push(format!("--registry-certificate={}={CA_DIR}/{CA_CERT_KEY}", registry_host(ctx)));
     }
     let builder = &config.builder;
-    let resources = ResourceRequirements {
-        limits: Some([("cpu".into(), quantity(builder.cpu_limit.as_str())), ("memory".into(), quantity(builder.memory_limit.as_str()))].into()),
-        requests: Some([("cpu".into(), quantity(builder.cpu_request.as_str())), ("memory".into(), quantity(builder.memory_request.as_str()))].into()),
-        ..Default::default()
-    };
-    let mut meta = ctx.meta(names.build_job(), Step::Build);
-    meta.annotations.get_or_insert_with(Default::default).insert(CONTEXT_CHECKSUM_ANNOTATION.into(), ctx.context.checksum.clone());
-    Job {
-        metadata: meta,
-        spec: Some(JobSpec {
-            backoff_limit: Some(0),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(ctx.labels(Step::Build)),
-                    annotations: Some([(ISTIO_INJECT_ANNOTATION.to_string(), "false".to_string())].into()),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".into()),
-                    containers: vec![Container {
-                        name: "kaniko".into(),
-                        image: Some(config.kaniko_image.clone()),
-                        args: Some(args),
-                        env: Some(env),
-                        volume_mounts: Some(mounts),
-                        resources: Some(resources),
-                        ..Default::default()
-                    }],
-                    volumes: Some(volumes),
-                    ..Default::default()
-                }),
+    json!({
+        "backoffLimit": 0,
+        "template": {
+            "metadata": template_meta(ctx, Step::Build),
+            "spec": {
+                "containers": [{
+                    "args": args,
+                    "env": env,
+                    "image": config.kaniko_image,
+                    "name": "kaniko",
+                    "resources": {
+                        "limits": { "cpu": builder.cpu_limit.as_str(), "memory": builder.memory_limit.as_str() },
+                        "requests": { "cpu": builder.cpu_request.as_str(), "memory": builder.memory_request.as_str() },
+                    },
+                    "volumeMounts": mounts,
+                }],
+                "restartPolicy": "Never",
+                "volumes": volumes,
             },
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+    })
 }

@@ -13,7 +13,6 @@ mod tune;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -78,13 +77,13 @@ impl Ctx<'_> {
         identity::run_labels(self.run, step, &self.cell.model.id, &self.cell.model.labels)
     }
 
-    pub fn meta(&self, name: String, step: Step) -> ObjectMeta {
-        ObjectMeta {
-            name: Some(name),
-            namespace: Some(self.cell.config.namespace.clone()),
-            labels: Some(self.labels(step)),
-            annotations: Some(identity::run_annotations(self.run, &self.cell.model.id)),
-            ..ObjectMeta::default()
+    /// `metadata` of an object the run creates: name, namespace, run labels and annotations.
+    pub fn meta(&self, name: String, step: Step) -> Meta {
+        Meta {
+            annotations: identity::run_annotations(self.run, &self.cell.model.id),
+            labels: self.labels(step),
+            name,
+            namespace: self.cell.config.namespace.clone(),
         }
     }
 
@@ -107,25 +106,32 @@ impl Ctx<'_> {
     }
 }
 
-/// Serialises a typed object and puts apiVersion and kind first, as people read manifests.
-pub(crate) fn typed<T: serde::Serialize>(kind: KindInfo, object: &T) -> Value {
+/// Object metadata as kaptain writes it. Our own type rather than k8s-openapi's ObjectMeta,
+/// whose serializer brings a date library (~50 KB gzipped) into the wasm for fields kaptain
+/// never sets.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct Meta {
+    pub annotations: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub name: String,
+    pub namespace: String,
+}
+
+/// An object: apiVersion and kind first, as people read manifests, then metadata and `fields`.
+pub(crate) fn object(kind: KindInfo, meta: &Meta, fields: Value) -> Value {
     let mut out = serde_json::Map::new();
     out.insert("apiVersion".into(), Value::String(kind.api_version()));
     out.insert("kind".into(), Value::String(kind.kind.into()));
-    if let Ok(Value::Object(fields)) = serde_json::to_value(object) {
-        out.extend(fields.into_iter().filter(|(k, _)| k != "apiVersion" && k != "kind"));
+    out.insert("metadata".into(), serde_json::to_value(meta).unwrap_or(Value::Null));
+    if let Value::Object(fields) = fields {
+        out.extend(fields);
     }
     Value::Object(out)
 }
 
-/// A custom resource: apiVersion, kind, typed metadata, and a `spec` built as JSON.
-pub(crate) fn typed_meta(kind: KindInfo, meta: &ObjectMeta, spec: Value) -> Value {
-    serde_json::json!({
-        "apiVersion": kind.api_version(),
-        "kind": kind.kind,
-        "metadata": serde_json::to_value(meta).unwrap_or(Value::Null),
-        "spec": spec,
-    })
+/// A custom resource: metadata and a `spec`.
+pub(crate) fn with_spec(kind: KindInfo, meta: &Meta, spec: Value) -> Value {
+    object(kind, meta, serde_json::json!({ "spec": spec }))
 }
 
 /// The objects a cell creates, in creation order (a train or tune cell starts with its build).

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, LocalObjectReference, PodSpec, PodTemplateSpec, ResourceRequirements};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::spec::{Framework, Resources, Step};
@@ -13,25 +11,28 @@ use crate::spec::{Framework, Resources, Step};
 pub const ISTIO_INJECT_ANNOTATION: &str = "sidecar.istio.io/inject";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
-pub fn quantity(text: &str) -> K8sQuantity {
-    K8sQuantity(text.to_string())
-}
-
 /// Requests equal limits: what the user asked for is what the pod gets, and GPUs (which
 /// Kubernetes only takes as limits) are never shared.
-pub fn requirements(resources: &Resources) -> Option<ResourceRequirements> {
+pub fn requirements(resources: &Resources) -> Option<Value> {
     let mut limits = BTreeMap::new();
     if let Some(cpu) = &resources.cpu {
-        limits.insert("cpu".to_string(), quantity(cpu.as_str()));
+        limits.insert("cpu".to_string(), cpu.as_str().to_string());
     }
     if let Some(memory) = &resources.memory {
-        limits.insert("memory".to_string(), quantity(memory.as_str()));
+        limits.insert("memory".to_string(), memory.as_str().to_string());
     }
-    let requests = (!limits.is_empty()).then(|| limits.clone());
+    let requests = limits.clone();
     if resources.gpus > 0 {
-        limits.insert(GPU_RESOURCE.to_string(), quantity(&resources.gpus.to_string()));
+        limits.insert(GPU_RESOURCE.to_string(), resources.gpus.to_string());
     }
-    (!limits.is_empty()).then(|| ResourceRequirements { limits: Some(limits), requests, ..Default::default() })
+    if limits.is_empty() {
+        return None;
+    }
+    let mut out = json!({ "limits": limits });
+    if !requests.is_empty() {
+        out["requests"] = json!(requests);
+    }
+    Some(out)
 }
 
 pub fn container_name(framework: Framework) -> &'static str {
@@ -41,29 +42,33 @@ pub fn container_name(framework: Framework) -> &'static str {
     }
 }
 
+/// A pod template's metadata: the run labels, and no Istio sidecar.
+pub fn template_meta(ctx: &Ctx<'_>, step: Step) -> Value {
+    json!({
+        "annotations": { ISTIO_INJECT_ANNOTATION: "false" },
+        "labels": ctx.labels(step),
+    })
+}
+
 /// The pod every training replica runs: the built image, the main file, the arguments.
-pub fn training_template(ctx: &Ctx<'_>, step: Step, args: Vec<String>, resources: &Resources) -> PodTemplateSpec {
+pub fn training_template(ctx: &Ctx<'_>, step: Step, args: Vec<String>, resources: &Resources) -> Value {
     let model = &ctx.cell.model;
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(ctx.labels(step)),
-            annotations: Some([(ISTIO_INJECT_ANNOTATION.to_string(), "false".to_string())].into()),
-            ..Default::default()
-        }),
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: container_name(model.framework()).into(),
-                image: Some(ctx.image()),
-                command: Some(vec!["python".into(), "-u".into(), model.main_file.clone().unwrap_or_default()]),
-                args: (!args.is_empty()).then_some(args),
-                resources: requirements(resources),
-                ..Default::default()
-            }],
-            image_pull_secrets: Some(vec![LocalObjectReference {
-                name: ctx.cell.config.registry_credentials_secret.clone(),
-            }]),
-            restart_policy: Some("Never".into()),
-            ..Default::default()
-        }),
+    let mut container = json!({});
+    if !args.is_empty() {
+        container["args"] = json!(args);
     }
+    container["command"] = json!(["python", "-u", model.main_file.as_deref().unwrap_or_default()]);
+    container["image"] = json!(ctx.image());
+    container["name"] = json!(container_name(model.framework()));
+    if let Some(resources) = requirements(resources) {
+        container["resources"] = resources;
+    }
+    json!({
+        "metadata": template_meta(ctx, step),
+        "spec": {
+            "containers": [container],
+            "imagePullSecrets": [{ "name": ctx.cell.config.registry_credentials_secret }],
+            "restartPolicy": "Never",
+        },
+    })
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::pod::training_template;
-use super::{typed_meta, Ctx, Manifest};
+use super::{with_spec, Ctx, Manifest};
 use crate::kinds::{self, KindInfo};
 use crate::lifecycle::Resource;
 use crate::spec::{Framework, Resources, Step, TrainSpec};
@@ -27,7 +27,7 @@ pub(super) struct JobShape<'a> {
 /// `spec` of a TFJob / PyTorchJob: one coordinating replica, `workers - 1` workers.
 pub(super) fn job_spec(ctx: &Ctx<'_>, step: Step, shape: JobShape<'_>) -> Value {
     let framework = ctx.cell.model.framework();
-    let template = serde_json::to_value(training_template(ctx, step, shape.args, shape.resources)).unwrap_or_default();
+    let template = training_template(ctx, step, shape.args, shape.resources);
     let (replicas_key, coordinator) = match framework {
         Framework::TensorFlow => ("tfReplicaSpecs", "Chief"),
         Framework::PyTorch => ("pytorchReplicaSpecs", "Master"),
@@ -62,6 +62,6 @@ pub(super) fn training_job(ctx: &Ctx<'_>, spec: &TrainSpec) -> Manifest {
         ttl_seconds_after_finished: spec.ttl_seconds_after_finished,
         timeout_seconds: spec.timeout_seconds,
     };
-    let object = typed_meta(kind, &ctx.meta(ctx.names.training_job(), Step::Train), job_spec(ctx, Step::Train, shape));
+    let object = with_spec(kind, &ctx.meta(ctx.names.training_job(), Step::Train), job_spec(ctx, Step::Train, shape));
     ctx.manifest(kind, Step::Train, Resource::TrainingJob, object)
 }

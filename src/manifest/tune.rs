@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::train::{arguments, job_spec, kind as job_kind, JobShape};
 use super::pod::container_name;
-use super::{typed_meta, Ctx, Manifest};
+use super::{with_spec, Ctx, Manifest};
 use crate::kinds;
 use crate::lifecycle::Resource;
 use crate::spec::{Domain, Step, TuneSpec};
@@ -91,6 +91,6 @@ pub(super) fn experiment(ctx: &Ctx<'_>, spec: &TuneSpec) -> Manifest {
             "trialSpec": trial_spec,
         },
     });
-    let object = typed_meta(kinds::EXPERIMENT, &ctx.meta(ctx.names.experiment(), Step::Tune), body);
+    let object = with_spec(kinds::EXPERIMENT, &ctx.meta(ctx.names.experiment(), Step::Tune), body);
     ctx.manifest(kinds::EXPERIMENT, Step::Tune, Resource::Experiment, object)
 }
