@@ -9,6 +9,11 @@
 // clock (performance.now) around the calls only, results included (JSON output comes back as
 // plain JS objects built by serde-wasm-bindgen, YAML output as one string). A fixed run id is
 // passed, so no randomness is drawn.
+//
+// With KAPTAIN_PROXY_URL (a kubectl proxy) and KAPTAIN_TEST_NAMESPACE, also the cluster calls
+// through the browser transport (fetch): `runs` (one list per kind a run creates) and the
+// `cleanup` of a run that has no objects (a delete by label and a confirming list per kind),
+// each the median of 5 calls after one warm-up call, with the requests cleanup reports it sent.
 
 import { readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
@@ -82,4 +87,25 @@ for (const [what, rate] of results) {
 console.log("render (JSON objects) per cell:");
 for (const [name, rate] of perCell) {
   console.log(`  ${name.padEnd(24)} ${Math.round(rate).toString().padStart(8)} cells/s  ${(1e6 / rate).toFixed(1).padStart(7)} µs/cell`);
+}
+
+const proxy = process.env.KAPTAIN_PROXY_URL;
+const namespace = process.env.KAPTAIN_TEST_NAMESPACE;
+if (proxy && namespace) {
+  const cluster = { server: proxy, namespace };
+  /** Median wall time of 5 awaited calls of fn after one warm-up, in ms. */
+  async function time(fn) {
+    await fn();
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      await fn();
+      times.push(performance.now() - start);
+    }
+    return median(times);
+  }
+  const requests = (await kaptain.cleanup("rbenchnone", cluster)).requests;
+  console.log(`cluster calls through fetch and ${proxy} (namespace ${namespace}), median of 5 after 1 warm-up:`);
+  console.log(`  runs                     ${(await time(() => kaptain.runs(cluster))).toFixed(1).padStart(8)} ms`);
+  console.log(`  cleanup of an empty run  ${(await time(() => kaptain.cleanup("rbenchnone", cluster))).toFixed(1).padStart(8)} ms  (${requests} requests)`);
 }

@@ -9,6 +9,13 @@
 //! const objects = render(cellText, { runId: "r7k2m9q", namespace: "team-a" });
 //! const yaml = render(cellText, { runId: "r7k2m9q", format: "yaml" });
 //! const entries = plan(cellText, "interrupted", { runId: "r7k2m9q" });
+//!
+//! // With a cluster (through a kubectl proxy, or jupyter-server-proxy's `/<base_url>/kube`):
+//! const stop = new AbortController();
+//! const report = await apply(cellText, { server: "http://127.0.0.1:8001", signal: stop.signal },
+//!                            (event) => console.log(event));
+//! const listed = await runs({ server: "http://127.0.0.1:8001", namespace: "team-a" });
+//! const cleaned = await cleanup(report.run_id, { server: "http://127.0.0.1:8001" });
 //! ```
 
 use std::collections::BTreeMap;
@@ -16,7 +23,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
+use crate::browser::{self, AbortSignal, BrowserTransport, WatchMode};
+use crate::engine::{self, Engine, Event};
 use crate::identity::{self, RunId, RunIdentity};
+use crate::kube::Client;
 use crate::lifecycle::{self, Outcome};
 use crate::{ops, Options};
 
@@ -84,6 +94,97 @@ export interface PolicyRow {
   on_interruption: Rule;
 }
 
+/** Where the cluster is: what `apply`, `cleanup` and `runs` take besides their own options. */
+export interface ClusterOptions {
+  /**
+   * Base URL of the Kubernetes API without credentials in the browser: a `kubectl proxy`
+   * ("http://127.0.0.1:8001") or jupyter-server-proxy's named server ("/user/me/kube").
+   * Request paths (/api/..., /apis/...) are appended to it. Required.
+   */
+  server: string;
+  /**
+   * Headers for every request, for the server in front of the API, e.g.
+   * { Authorization: "token …" } or { "X-XSRFToken": xsrf } for Jupyter's; the request's own
+   * Accept and Content-Type win over these.
+   */
+  headers?: Record<string, string>;
+  /** Namespace to work in; cleanup and runs default to "default". */
+  namespace?: string;
+  /**
+   * How runs follow their objects: "json" (default) watches with Accept: application/json,
+   * streamed by a kubectl proxy but held back by jupyter-server-proxy until the watch ends;
+   * "event-stream" watches with Accept: text/event-stream, which jupyter-server-proxy (>= 4.4)
+   * streams when its server entry sets the upstream Accept to application/json
+   * (`request_headers_override`; the API server answers text/event-stream itself with 406, and
+   * the run then polls); "poll" never watches.
+   */
+  watch?: "json" | "event-stream" | "poll";
+}
+
+/** `apply`'s options: the cell options (but `format`) and where the cluster is. */
+export interface ApplyOptions extends Omit<Options, "format">, ClusterOptions {
+  /** Follow the run to its outcome and apply the lifecycle (default true). */
+  follow?: boolean;
+  /** Aborting it interrupts the run: everything of it is deleted, and the report says "interrupted". */
+  signal?: AbortSignal;
+}
+
+export interface ObjectRef {
+  kind: string;
+  name: string;
+}
+
+/** What happened, as it happens: `apply` calls its `onEvent` with each. */
+export type RunEvent =
+  | { event: "validated"; objects: number }
+  | { event: "created"; kind: string; name: string }
+  | { event: "status"; kind: string; name: string; state: string; message: string }
+  | { event: "phase-ended"; phase: "build" | "train" | "tune" | "deploy"; outcome: Outcome; message: string }
+  | { event: "deleted"; kind: string; name: string; reason: string }
+  | { event: "kept"; kind: string; name: string; reason: string }
+  | { event: "remains"; kind: string; name: string; why: string };
+
+export interface CleanupReport {
+  deleted: ObjectRef[];
+  /** What could not be confirmed gone, and why. */
+  remaining: [ObjectRef, string][];
+  /** API requests the cleanup sent, confirmation included. */
+  requests: number;
+}
+
+/** How a run ended. */
+export interface RunReport {
+  run_id: string;
+  outcome: Outcome;
+  /** The phase the run ended in (a train run whose build failed ended in build). */
+  phase: "build" | "train" | "tune" | "deploy";
+  message: string;
+  created: ObjectRef[];
+  plan: PlanEntry[];
+  /** Set when the run was interrupted. */
+  cleanup: CleanupReport | null;
+}
+
+export interface RunObject {
+  api_version: string;
+  kind: string;
+  name: string;
+  step: string;
+  state: string;
+  /** Seconds since the Unix epoch. */
+  created: number;
+}
+
+/** A run found in the namespace by its labels. */
+export interface RunSummary {
+  run_id: string;
+  model_id: string;
+  step: string;
+  status: string;
+  age_seconds: number;
+  objects: RunObject[];
+}
+
 /** What `parse` tells about a valid cell. */
 export interface CellSummary {
   step: "build" | "train" | "tune" | "deploy";
@@ -109,12 +210,22 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = Object, js_name = keys)]
     fn object_keys(value: &JsValue) -> Vec<String>;
+
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(value: &JsValue);
 }
 
 /// The keys of [`JsOptions`] as JS writes them. serde-wasm-bindgen reads only the fields a
 /// struct names, so unknown keys (a misspelt option) are looked for here.
 const OPTION_KEYS: &[&str] =
     &["runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "format"];
+/// `apply`'s keys: the cell's (but `format`) and the cluster's.
+const APPLY_KEYS: &[&str] = &[
+    "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
+    "signal", "watch",
+];
+/// `cleanup`'s and `runs`' keys.
+const CLUSTER_KEYS: &[&str] = &["server", "headers", "namespace", "watch"];
 
 /// `options` as JS passes it.
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +239,11 @@ struct JsOptions {
     cell_id: Option<String>,
     context_checksum: Option<String>,
     format: Option<String>,
+    server: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    follow: Option<bool>,
+    watch: Option<String>,
+    // `signal` (an AbortSignal) is read as it is, not through serde.
 }
 
 #[derive(Serialize)]
@@ -235,10 +351,33 @@ fn init() {
 
 /// JS options -> core options, the run id (given or new) and the output format.
 fn load(options: Option<JsValue>) -> Result<(Options, RunId, Option<String>), JsError> {
+    let (options, run_id, js) = load_with(options, OPTION_KEYS)?;
+    Ok((options, run_id, js.format))
+}
+
+/// Reads `options` with the keys a call takes: the core options, the run id and the JS options.
+fn load_with(options: Option<JsValue>, keys: &'static [&'static str]) -> Result<(Options, RunId, JsOptions), JsError> {
+    let js = read_options(options, keys)?;
+    let run_id = match &js.run_id {
+        Some(id) => RunId::parse(id).map_err(|e| JsError::new(&format!("runId: {}; {}", e.problem, e.fix)))?,
+        None => RunId::from_entropy(entropy()),
+    };
+    let options = Options {
+        namespace: js.namespace.clone(),
+        env: js.env.clone().unwrap_or_default().into_iter().collect(),
+        settings: js.settings.clone(),
+        notebook: js.notebook.clone(),
+        cell_id: js.cell_id.clone(),
+        context_checksum: js.context_checksum.clone(),
+    };
+    Ok((options, run_id, js))
+}
+
+fn read_options(options: Option<JsValue>, keys: &'static [&'static str]) -> Result<JsOptions, JsError> {
     init();
-    let js: JsOptions = match options {
+    Ok(match options {
         None => JsOptions::default(),
-        Some(options) if options.is_null() => JsOptions::default(),
+        Some(options) if options.is_null() || options.is_undefined() => JsOptions::default(),
         Some(options) if !options.is_object() => {
             let type_name = options.js_typeof().as_string().unwrap_or_default();
             return Err(JsError::new(&format!(
@@ -246,28 +385,112 @@ fn load(options: Option<JsValue>) -> Result<(Options, RunId, Option<String>), Js
             )));
         }
         Some(options) => {
-            let unknown = object_keys(&options).into_iter().find(|key| !OPTION_KEYS.contains(&key.as_str()));
+            let unknown = object_keys(&options).into_iter().find(|key| !keys.contains(&key.as_str()));
             let parsed = match unknown {
-                Some(key) => Err(<serde_wasm_bindgen::Error as serde::de::Error>::unknown_field(&key, OPTION_KEYS)),
+                Some(key) => Err(<serde_wasm_bindgen::Error as serde::de::Error>::unknown_field(&key, keys)),
                 None => serde_wasm_bindgen::from_value(options),
             };
             // The error is a JS Error whose string form starts with "Error: ".
             parsed.map_err(|e| JsError::new(&format!("options: {}", e.to_string().trim_start_matches("Error: "))))?
         }
+    })
+}
+
+/// The cluster a call talks to, from `server`, `headers` and `watch`.
+fn connect(js: &JsOptions) -> Result<Client<BrowserTransport>, JsError> {
+    let server = js.server.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
+        JsError::new(
+            "server: missing; pass the base URL of the Kubernetes API, e.g. \"http://127.0.0.1:8001\" (kubectl proxy) or \"/user/me/kube\" (jupyter-server-proxy)",
+        )
+    })?;
+    let watch = match js.watch.as_deref() {
+        None => WatchMode::Json,
+        Some(name) => WatchMode::parse(name).ok_or_else(|| {
+            JsError::new(&format!("watch: {name:?} is not a watch mode; use {}", WatchMode::NAMES.join(", ")))
+        })?,
     };
-    let run_id = match &js.run_id {
-        Some(id) => RunId::parse(id).map_err(|e| JsError::new(&format!("runId: {}; {}", e.problem, e.fix)))?,
-        None => RunId::from_entropy(entropy()),
+    let headers = js.headers.clone().unwrap_or_default().into_iter().collect();
+    Ok(Client::new(BrowserTransport::new(server, headers, watch)))
+}
+
+/// `options.signal`: None when absent; an error when it is not an AbortSignal.
+fn signal(options: &JsValue) -> Result<Option<AbortSignal>, JsError> {
+    let signal = js_sys::Reflect::get(options, &JsValue::from_str("signal")).unwrap_or(JsValue::UNDEFINED);
+    if signal.is_undefined() || signal.is_null() {
+        return Ok(None);
+    }
+    let aborted = js_sys::Reflect::get(&signal, &JsValue::from_str("aborted")).unwrap_or(JsValue::UNDEFINED);
+    if aborted.as_bool().is_none() {
+        return Err(JsError::new("signal: is not an AbortSignal; pass one such as new AbortController().signal"));
+    }
+    Ok(Some(signal.unchecked_into()))
+}
+
+/// Creates the cell's objects in the cluster, follows them to an outcome and applies the
+/// lifecycle (the CLI's `kaptain apply`). Calls `onEvent` with each event as it happens.
+/// Resolves with the run's report, also when `options.signal` interrupts it (every object of
+/// the run is then deleted; outcome "interrupted"); rejects with an `Error` when the cell is
+/// invalid (before anything is created) or the cluster fails the run.
+#[wasm_bindgen(unchecked_return_type = "RunReport")]
+pub async fn apply(
+    cell: String,
+    #[wasm_bindgen(unchecked_param_type = "ApplyOptions")] options: JsValue,
+    #[wasm_bindgen(js_name = onEvent, unchecked_optional_param_type = "(event: RunEvent) => void")] on_event: Option<js_sys::Function>,
+) -> Result<JsValue, JsError> {
+    if on_event.as_ref().is_some_and(|f| !f.is_function()) {
+        return Err(JsError::new("onEvent: is not a function; pass one such as (event) => console.log(event)"));
+    }
+    let cancel = if options.is_object() { signal(&options)? } else { None };
+    let (options, run_id, js) = load_with(Some(options), APPLY_KEYS)?;
+    let client = connect(&js)?;
+    let (parsed, identity, objects) = ops::prepare(&cell, &options, &run_id).map_err(message)?;
+    let mut emit = |event: Event| {
+        if let (Some(callback), Ok(value)) = (&on_event, to_js(&event)) {
+            if let Err(thrown) = callback.call1(&JsValue::NULL, &value) {
+                // The run goes on: a failing listener must not leave objects behind.
+                console_error(&thrown);
+            }
+        }
     };
-    let options = Options {
-        namespace: js.namespace,
-        env: js.env.unwrap_or_default().into_iter().collect(),
-        settings: js.settings,
-        notebook: js.notebook,
-        cell_id: js.cell_id,
-        context_checksum: js.context_checksum,
+    let cancelled = async move {
+        match cancel {
+            Some(signal) => browser::aborted(signal).await,
+            None => std::future::pending().await,
+        }
     };
-    Ok((options, run_id, js.format))
+    let report = Engine::new(&client, &parsed, &identity, &mut emit)
+        .run(objects, js.follow.unwrap_or(true), cancelled)
+        .await
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    to_js(&report)
+}
+
+/// Deletes every object of a run, by label across every kind a run can create, and waits
+/// until they are gone (the CLI's `kaptain cleanup`). Resolves with what was deleted and what
+/// could not be confirmed gone.
+#[wasm_bindgen(unchecked_return_type = "CleanupReport")]
+pub async fn cleanup(
+    #[wasm_bindgen(js_name = runId)] run_id: String,
+    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let js = read_options(Some(options), CLUSTER_KEYS)?;
+    let run_id = RunId::parse(&run_id).map_err(|e| JsError::new(&format!("runId: {}; {}", e.problem, e.fix)))?;
+    let client = connect(&js)?;
+    let namespace = js.namespace.unwrap_or_else(|| crate::spec::Config::default().namespace);
+    let report = engine::cleanup(&client, &namespace, &run_id, &mut |_| {}).await;
+    to_js(&report)
+}
+
+/// The runs with objects in the namespace, newest first (the CLI's `kaptain runs`).
+#[wasm_bindgen(unchecked_return_type = "RunSummary[]")]
+pub async fn runs(
+    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let js = read_options(Some(options), CLUSTER_KEYS)?;
+    let client = connect(&js)?;
+    let namespace = js.namespace.unwrap_or_else(|| crate::spec::Config::default().namespace);
+    let runs = engine::runs::list_runs(&client, &namespace).await.map_err(|e| JsError::new(&e.to_string()))?;
+    to_js(&runs)
 }
 
 /// 64 bits from two `Math.random()` draws (run ids use about 41).

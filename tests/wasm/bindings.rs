@@ -9,8 +9,10 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{parse, plan, policy, render, version};
+use super::{apply, cleanup, parse, plan, policy, render, runs, version};
+use crate::browser::{BrowserTransport, WatchMode};
 use crate::identity::RunId;
+use crate::kube::{KubeError, Transport};
 
 const BUILD: &str = include_str!("../../examples/cells/build.cell");
 const TRAIN: &str = include_str!("../../examples/cells/train.cell");
@@ -361,4 +363,103 @@ fn parse_summarises_the_cell() {
     assert_eq!(summary["modelName"], "MNIST");
     let id = summary["runId"].as_str().unwrap();
     assert!(RunId::parse(id).is_ok(), "{id}");
+}
+
+/// Nothing listens on port 9 (discard); Chromium refuses it outright. Either way a request fails.
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+#[wasm_bindgen_test]
+async fn apply_rejects_bad_cells_and_options_before_any_request() {
+    let cluster = |extra: Value| {
+        let mut o = json!({ "server": NOWHERE, "runId": "r1" });
+        o.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json_parse(&o.to_string())
+    };
+    let bad = TRAIN.replace("framework: tensorflow", "framework: tensorflo");
+    assert_eq!(
+        thrown(apply(bad, cluster(json!({})), None).await),
+        "line 5, column 14: model.framework: \"tensorflo\" is not a supported framework; use tensorflow or pytorch"
+    );
+    assert!(thrown(apply(TRAIN.into(), json_parse(r#"{"runId": "r1"}"#), None).await).starts_with("server: missing; "));
+    assert!(thrown(apply(TRAIN.into(), JsValue::UNDEFINED, None).await).starts_with("server: missing; "));
+    assert!(thrown(apply(TRAIN.into(), cluster(json!({ "format": "yaml" })), None).await)
+        .starts_with("options: unknown field `format`, expected one of `runId`"));
+    assert_eq!(
+        thrown(apply(TRAIN.into(), cluster(json!({ "watch": "sse" })), None).await),
+        "watch: \"sse\" is not a watch mode; use json, event-stream, poll"
+    );
+    assert!(thrown(apply(TRAIN.into(), cluster(json!({ "signal": true })), None).await).starts_with("signal: is not an AbortSignal"));
+    assert!(thrown(apply(TRAIN.into(), cluster(json!({ "follow": "yes" })), None).await).starts_with("options: invalid type"));
+    let nowhere = || json_parse(&json!({ "server": NOWHERE }).to_string());
+    assert!(thrown(cleanup("R1".into(), nowhere()).await).starts_with("runId: \"R1\" is not a valid run id; "));
+    assert!(thrown(runs(json_parse(r#"{"server": "x", "runId": "r1"}"#)).await).starts_with("options: unknown field `runId`"));
+    let not_a_function = JsValue::from_str("log").unchecked_into::<js_sys::Function>();
+    assert!(thrown(apply(TRAIN.into(), cluster(json!({})), Some(not_a_function)).await).starts_with("onEvent: is not a function"));
+    // The existing calls still refuse the cluster options.
+    assert!(thrown(render(TRAIN, options(json!({ "server": NOWHERE })))).starts_with("options: unknown field `server`"));
+}
+
+#[wasm_bindgen_test]
+async fn browser_transport_sleeps_and_reads_the_clock() {
+    let transport = BrowserTransport::new(NOWHERE, Vec::new(), WatchMode::Json);
+    let now = (js_sys::Date::now() / 1000.0) as i64;
+    assert!((transport.now() - now).abs() <= 1);
+    let started = js_sys::Date::now();
+    transport.sleep(std::time::Duration::from_millis(60)).await;
+    let slept = js_sys::Date::now() - started;
+    assert!((50.0..5000.0).contains(&slept), "slept {slept} ms");
+}
+
+#[wasm_bindgen_test]
+async fn browser_transport_reports_an_unreachable_server_as_a_transport_error() {
+    let transport = BrowserTransport::new(&format!("{NOWHERE}/"), vec![("x-test".into(), "1".into())], WatchMode::Json);
+    let request = http::Request::get("/api/v1/namespaces").body(Vec::new()).unwrap();
+    match transport.send(request).await {
+        Err(KubeError::Transport { what, message }) => {
+            assert_eq!(what, "GET /api/v1/namespaces");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    let poll = BrowserTransport::new(NOWHERE, Vec::new(), WatchMode::Poll);
+    let watch = http::Request::get("/api/v1/pods?watch=true").body(Vec::new()).unwrap();
+    match poll.stream(watch).await {
+        Err(KubeError::Transport { message, .. }) => assert_eq!(message, "watches are off (watch: \"poll\")"),
+        Err(e) => panic!("expected a transport error, got {e:?}"),
+        Ok(_) => panic!("expected a transport error, got a response"),
+    }
+}
+
+#[wasm_bindgen_test]
+fn delete_options_move_into_the_query_for_jupyter_server_proxy() {
+    use kube_core::params::{DeleteParams, ListParams, Preconditions, PropagationPolicy};
+    use kube_core::request::Request;
+
+    let moved = |request: http::Request<Vec<u8>>| {
+        let (mut parts, mut body) = request.into_parts();
+        crate::browser::delete_options_in_query(&mut parts, &mut body);
+        (parts.uri.to_string(), String::from_utf8(body).unwrap(), parts.headers.contains_key(http::header::CONTENT_TYPE))
+    };
+    let secrets = Request::new("/api/v1/namespaces/ns/secrets");
+    let background = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
+    assert_eq!(
+        moved(secrets.delete("s1", &background).unwrap()),
+        ("/api/v1/namespaces/ns/secrets/s1?propagationPolicy=Background".into(), String::new(), false)
+    );
+    let selected = ListParams { label_selector: Some("kaptain.io/run-id=r1".into()), ..ListParams::default() };
+    let dry = DeleteParams { dry_run: true, grace_period_seconds: Some(0), ..background.clone() };
+    let (uri, body, _) = moved(secrets.delete_collection(&dry, &selected).unwrap());
+    assert_eq!(
+        uri,
+        "/api/v1/namespaces/ns/secrets?labelSelector=kaptain.io%2Frun-id%3Dr1&dryRun=All&gracePeriodSeconds=0&propagationPolicy=Background"
+    );
+    assert_eq!(body, "");
+    // Preconditions have no query form: the body stays.
+    let guarded = DeleteParams { preconditions: Some(Preconditions { uid: Some("u".into()), resource_version: None }), ..background };
+    let (uri, body, content_type) = moved(secrets.delete("s1", &guarded).unwrap());
+    assert_eq!(uri, "/api/v1/namespaces/ns/secrets/s1?");
+    assert!(body.contains("preconditions") && content_type);
+    // Other methods are left alone.
+    let (uri, body, _) = moved(secrets.create(&Default::default(), b"{}".to_vec()).unwrap());
+    assert_eq!((uri.as_str(), body.as_str()), ("/api/v1/namespaces/ns/secrets?", "{}"));
 }

@@ -6,7 +6,7 @@
 // the CLI's output for every example cell.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { before, describe, test } from "node:test";
 
@@ -214,5 +214,239 @@ describe("kaptain wasm package", () => {
       }
     }
     assert.deepEqual(kaptain.policy("json"), JSON.parse(execFileSync(cli, ["policy", "--format", "json"], { encoding: "utf8" })));
+  });
+});
+
+// Against a real cluster through a real `kubectl proxy` (scripts/wasm-test starts one when
+// KUBECONFIG and KUBECTL are set, and creates the namespace with the source Secrets). What is
+// checked is what the cluster holds afterwards, listed by label with kubectl.
+const proxy = process.env.KAPTAIN_PROXY_URL;
+const testNamespace = process.env.KAPTAIN_TEST_NAMESPACE;
+const noCluster = !(proxy && testNamespace) && "set KAPTAIN_PROXY_URL (a kubectl proxy) and KAPTAIN_TEST_NAMESPACE (scripts/wasm-test does, given KUBECONFIG and KUBECTL)";
+
+describe("kaptain wasm package against a cluster", { skip: noCluster }, () => {
+  const KINDS = [
+    "secrets", "serviceaccounts", "jobs.batch", "pods", "tfjobs.kubeflow.org", "pytorchjobs.kubeflow.org",
+    "experiments.kubeflow.org", "inferenceservices.serving.kubeflow.org", "inferenceservices.serving.kserve.io",
+  ].join(",");
+
+  /** Every object of a run in the test namespace, as kubectl names them (kind.group/name). */
+  function objectsOfRun(runId) {
+    const kubectl = process.env.KUBECTL || "kubectl";
+    const out = execFileSync(kubectl, ["-n", testNamespace, "get", KINDS, "-l", `kaptain.io/run-id=${runId}`, "-o", "name"], {
+      encoding: "utf8",
+      env: process.env,
+    });
+    return out.split("\n").filter(Boolean).sort();
+  }
+
+  /** Polls until check(await probe()) holds or time is up, and returns the last value. */
+  async function eventually(probe, check, seconds = 30) {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      const value = await probe();
+      if (check(value) || Date.now() > deadline) return value;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  const trainCell = (delay, id = "browser") =>
+    [
+      "%%kaptain train",
+      "model:",
+      `  id: test/${id}`,
+      "  framework: tensorflow",
+      "  main_file: trainer.py",
+      "  image_name: registry.example.com/test/model",
+      "  base_image: base:1",
+      "  labels:",
+      "    kaptain-sim/outcome: Succeeded",
+      `    kaptain-sim/delay-seconds: "${delay}"`,
+      "config:",
+      `  namespace: ${testNamespace}`,
+      "",
+    ].join("\n");
+
+  const cluster = () => ({ server: proxy, namespace: testNamespace });
+  const suffix = Math.random().toString(36).slice(2, 7);
+  let succeeded; // the run id of (a)
+
+  test("apply follows a train run to success and applies the lifecycle", async () => {
+    const runId = `ws${suffix}`;
+    const events = [];
+    const report = await kaptain.apply(trainCell(1), { ...cluster(), runId }, (event) => events.push(event));
+    assert.ok(isPlain(report), "the report is a plain object");
+    assert.ok(events.every(isPlain), "events are plain objects");
+    assert.equal(report.outcome, "succeeded", report.message);
+    assert.equal(report.run_id, runId);
+    assert.equal(report.phase, "train");
+    assert.equal(report.cleanup, null);
+    const kinds = new Set(events.map((e) => e.event));
+    for (const kind of ["validated", "created", "status", "phase-ended", "deleted", "kept"]) {
+      assert.ok(kinds.has(kind), `a ${kind} event among ${[...kinds]}`);
+    }
+    assert.deepEqual(
+      events.filter((e) => e.event === "created").map((e) => `${e.kind} ${e.name}`),
+      report.created.map((o) => `${o.kind} ${o.name}`),
+    );
+    assert.deepEqual(
+      events.filter((e) => e.event === "kept").map((e) => `${e.kind} ${e.name}`),
+      [`TFJob test-browser-${runId}`],
+    );
+    const left = await eventually(() => objectsOfRun(runId), (names) => names.length === 1);
+    assert.deepEqual(left, [`tfjob.kubeflow.org/test-browser-${runId}`], "only the TFJob is kept");
+    succeeded = runId;
+  });
+
+  test("aborting the signal interrupts the run and deletes everything of it", async () => {
+    const runId = `wi${suffix}`;
+    const stop = new AbortController();
+    const events = [];
+    const started = Date.now();
+    setTimeout(() => stop.abort(), 2000);
+    const report = await kaptain.apply(trainCell(30), { ...cluster(), runId, signal: stop.signal }, (event) => events.push(event));
+    assert.equal(report.outcome, "interrupted", report.message);
+    assert.ok(Date.now() - started < 25000, "the run did not wait for the 30 s job");
+    assert.ok(report.created.length > 0, "the run had created objects before the abort");
+    assert.equal(report.cleanup.remaining.length, 0, JSON.stringify(report.cleanup.remaining));
+    assert.ok(events.some((e) => e.event === "deleted"));
+    // The cleanup confirmed everything gone (pods included) before resolving.
+    assert.deepEqual(objectsOfRun(runId), []);
+  });
+
+  test("an interrupted run leaves no request behind: its watch is aborted", async () => {
+    // The API server counts open watches; the run's own is the one on a single Job (scope "resource").
+    const openWatches = async () => {
+      const metrics = await (await fetch(`${proxy}/metrics`)).text();
+      const line = metrics.split("\n").find((l) =>
+        l.startsWith("apiserver_longrunning_requests{") && l.includes('resource="jobs"') && l.includes('scope="resource"') && l.includes('verb="WATCH"'));
+      return line ? Number(line.split(" ").pop()) : 0;
+    };
+    const before = await openWatches();
+    const stop = new AbortController();
+    const run = kaptain.apply(trainCell(30), { ...cluster(), runId: `wd${suffix}`, signal: stop.signal });
+    const during = await eventually(openWatches, (n) => n > before, 10);
+    assert.ok(during > before, "the run watches its build Job");
+    stop.abort();
+    assert.equal((await run).outcome, "interrupted");
+    const after = await eventually(openWatches, (n) => n === before, 5);
+    assert.equal(after, before, "the watch connection was closed");
+  });
+
+  test("a signal aborted before the call interrupts the run at once", async () => {
+    const runId = `wa${suffix}`;
+    const report = await kaptain.apply(trainCell(30), { ...cluster(), runId, signal: AbortSignal.abort() });
+    assert.equal(report.outcome, "interrupted");
+    assert.deepEqual(objectsOfRun(runId), []);
+  });
+
+  test("runs lists the run of the first test", async (t) => {
+    if (!succeeded) return t.skip("the first test did not succeed");
+    const listed = await kaptain.runs(cluster());
+    assert.ok(isPlain(listed));
+    const run = listed.find((r) => r.run_id === succeeded);
+    assert.ok(run, `run ${succeeded} in ${JSON.stringify(listed.map((r) => r.run_id))}`);
+    assert.equal(run.model_id, "test-browser");
+    assert.equal(run.step, "train");
+    assert.equal(run.status, "Succeeded");
+    assert.deepEqual(run.objects.map((o) => `${o.kind} ${o.name}`), [`TFJob test-browser-${succeeded}`]);
+    assert.ok(run.age_seconds >= 0 && run.age_seconds < 600, `age ${run.age_seconds}`);
+  });
+
+  test("cleanup deletes what the run kept", async (t) => {
+    if (!succeeded) return t.skip("the first test did not succeed");
+    const report = await kaptain.cleanup(succeeded, cluster());
+    assert.ok(isPlain(report));
+    assert.deepEqual(report.deleted, [{ kind: "TFJob", name: `test-browser-${succeeded}` }]);
+    assert.deepEqual(report.remaining, []);
+    assert.deepEqual(objectsOfRun(succeeded), []);
+    assert.ok(!(await kaptain.runs(cluster())).some((r) => r.run_id === succeeded), "runs no longer lists it");
+  });
+
+  test("followed by polling when the watch is refused (Accept: text/event-stream gets 406) or off", async () => {
+    for (const watch of ["event-stream", "poll"]) {
+      const runId = `w${watch[0]}${suffix}`;
+      const report = await kaptain.apply(trainCell(1), { ...cluster(), runId, watch });
+      assert.equal(report.outcome, "succeeded", `${watch}: ${report.message}`);
+      await kaptain.cleanup(runId, cluster());
+      assert.deepEqual(objectsOfRun(runId), []);
+    }
+  });
+
+  const www = process.env.KAPTAIN_WWW_URL;
+  const chromedriver = process.env.CHROMEDRIVER || "/usr/bin/chromedriver";
+  const noBrowser =
+    (!www && "set KAPTAIN_WWW_URL (kubectl proxy --www of the repository: scripts/wasm-test does)") ||
+    (!existsSync(chromedriver) && `no chromedriver at ${chromedriver} (Debian package chromium-driver)`);
+  test("in headless Chromium too: a run succeeds and an aborted one leaves nothing", { skip: noBrowser }, async () => {
+    // WebDriver over HTTP: chromedriver drives Debian's chromium with the flags of webdriver.json.
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const driver = spawn(chromedriver, [`--port=${port}`], { stdio: "ignore" });
+    const webdriver = async (method, path, body) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { "content-type": "application/json" },
+        body: body && JSON.stringify(body),
+      });
+      const { value } = await response.json();
+      if (value && value.error) throw new Error(`webdriver ${path}: ${value.error}: ${value.message}`);
+      return value;
+    };
+    try {
+      await eventually(() => webdriver("GET", "/status").then(() => true, () => false), (up) => up, 20);
+      const options = JSON.parse(readFileSync(new URL("webdriver.json", import.meta.url), "utf8"));
+      const session = await webdriver("POST", "/session", { capabilities: { alwaysMatch: options } });
+      const at = `/session/${session.sessionId}`;
+      try {
+        await webdriver("POST", `${at}/timeouts`, { script: 120000 });
+        await webdriver("POST", `${at}/url`, { url: new URL("tests/wasm/cluster.html", www).href });
+        const title = await eventually(() => webdriver("GET", `${at}/title`), (t) => t === "ready", 30);
+        assert.equal(title, "ready", "the page loaded the wasm package");
+        const run = (runId, delay, abortAfter) =>
+          webdriver("POST", `${at}/execute/async`, {
+            script: "const done = arguments[arguments.length - 1]; window.run(...arguments).then(done);",
+            args: [trainCell(delay, "chromium"), runId, abortAfter],
+          });
+
+        const ok = await run(`wc${suffix}`, 1, 0);
+        assert.equal(ok.error, undefined);
+        assert.equal(ok.report.outcome, "succeeded", ok.report.message);
+        assert.ok(ok.events.includes("kept") && ok.events.includes("deleted"), ok.events.join(" "));
+        const left = await eventually(() => objectsOfRun(`wc${suffix}`), (names) => names.length === 1);
+        assert.deepEqual(left, [`tfjob.kubeflow.org/test-chromium-wc${suffix}`]);
+        await kaptain.cleanup(`wc${suffix}`, cluster());
+
+        const stopped = await run(`wk${suffix}`, 30, 2000);
+        assert.equal(stopped.report.outcome, "interrupted", stopped.report.message);
+        assert.deepEqual(objectsOfRun(`wk${suffix}`), []);
+      } finally {
+        await webdriver("DELETE", at).catch(() => {});
+      }
+    } finally {
+      driver.kill();
+    }
+  });
+
+  test("a bad cell or bad options reject before anything is created", async () => {
+    const runId = `wb${suffix}`;
+    const bad = trainCell(1).replace("framework: tensorflow", "framework: tensorflo");
+    await assert.rejects(kaptain.apply(bad, { ...cluster(), runId }), (error) => {
+      assert.ok(error instanceof Error);
+      assert.equal(error.message, 'line 4, column 14: model.framework: "tensorflo" is not a supported framework; use tensorflow or pytorch');
+      return true;
+    });
+    await assert.rejects(kaptain.apply(trainCell(1), { namespace: testNamespace, runId }), /^Error: server: missing; /);
+    await assert.rejects(kaptain.apply(trainCell(1), { ...cluster(), runId, format: "yaml" }), /^Error: options: unknown field `format`/);
+    await assert.rejects(kaptain.apply(trainCell(1), { ...cluster(), runId, watch: "sse" }), /^Error: watch: "sse" is not a watch mode; use json, event-stream, poll$/);
+    await assert.rejects(kaptain.apply(trainCell(1), { ...cluster(), runId, signal: "stop" }), /^Error: signal: is not an AbortSignal/);
+    await assert.rejects(kaptain.cleanup("R1", cluster()), /^Error: runId: "R1" is not a valid run id; /);
+    assert.deepEqual(objectsOfRun(runId), []);
+  });
+
+  test("a missing source Secret is reported before anything is created", async () => {
+    const runId = `wm${suffix}`;
+    const cell = trainCell(1) + "  registry_credentials_secret: no-such-secret\n";
+    await assert.rejects(kaptain.apply(cell, { ...cluster(), runId }), /no-such-secret/);
+    assert.deepEqual(objectsOfRun(runId), []);
   });
 });
