@@ -128,8 +128,7 @@ impl BrowserTransport {
     async fn start(&self, request: http::Request<Vec<u8>>, accept: &str) -> Result<(FetchResponse, Abort), KubeError> {
         let what = describe_request(&request);
         let error = |message: String| KubeError::Transport { what: what.clone(), message };
-        let (mut parts, mut body) = request.into_parts();
-        delete_options_in_query(&mut parts, &mut body);
+        let (parts, body) = request.into_parts();
 
         let headers = Object::new();
         // Lower-case names, so that the request's own (http's are lower-case) replace a caller's.
@@ -157,50 +156,6 @@ impl BrowserTransport {
         let guard = Abort(Some(controller));
         let response = JsFuture::from(fetch(&url, &init)).await.map_err(|e| error(describe_js(&e)))?;
         Ok((response.unchecked_into(), guard))
-    }
-}
-
-/// jupyter-server-proxy (its tornado client) refuses a DELETE with a body ("Body must be None
-/// for method DELETE"), and kube-core sends the DeleteOptions as one. The API server takes the
-/// same options as query parameters: they move there when every one of them can (not so
-/// `preconditions`, which keep the body).
-pub(crate) fn delete_options_in_query(parts: &mut http::request::Parts, body: &mut Vec<u8>) {
-    use serde_json::Value;
-    if parts.method != http::Method::DELETE || body.is_empty() {
-        return;
-    }
-    let Ok(Value::Object(options)) = serde_json::from_slice::<Value>(body) else { return };
-    let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric());
-    let existing = parts.uri.query().map(|q| q.trim_matches('&')).filter(|q| !q.is_empty());
-    let mut query: Vec<String> = existing.map(String::from).into_iter().collect();
-    for (key, value) in &options {
-        match (key.as_str(), value) {
-            ("kind" | "apiVersion", _) => {}
-            ("propagationPolicy", Value::String(v)) if plain(v) => query.push(format!("{key}={v}")),
-            ("gracePeriodSeconds", Value::Number(n)) => match n.as_u64() {
-                Some(seconds) => query.push(format!("{key}={seconds}")),
-                None => return,
-            },
-            ("orphanDependents", Value::Bool(b)) => query.push(format!("{key}={b}")),
-            ("dryRun", Value::Array(items)) => {
-                for item in items {
-                    match item.as_str() {
-                        Some(v) if plain(v) => query.push(format!("{key}={v}")),
-                        _ => return,
-                    }
-                }
-            }
-            _ => return,
-        }
-    }
-    let uri = match query.is_empty() {
-        true => parts.uri.path().to_string(),
-        false => format!("{}?{}", parts.uri.path(), query.join("&")),
-    };
-    if let Ok(uri) = uri.parse() {
-        parts.uri = uri;
-        parts.headers.remove(http::header::CONTENT_TYPE);
-        body.clear();
     }
 }
 

@@ -174,7 +174,7 @@ impl<T: Transport> Client<T> {
     pub async fn delete(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<bool, KubeError> {
         let call = Call { verb: "delete", kind, namespace };
         let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-        match self.call(&call, || Self::request(kind, namespace).delete(name, &params)).await {
+        match self.call(&call, || Self::request(kind, namespace).delete(name, &params).map(bodiless)).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -188,7 +188,7 @@ impl<T: Transport> Client<T> {
         let call = Call { verb: "deletecollection", kind, namespace };
         let delete = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
         let list = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list)).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless)).await?;
         let deleted = decode(&call, &body)?;
         Ok(deleted["items"]
             .as_array()
@@ -238,6 +238,58 @@ impl<T: Transport> Client<T> {
             .unwrap_or_default();
         Ok(crate::spec::ServingApi::ALL.into_iter().filter(|api| served.contains(&api.group())).collect())
     }
+}
+
+/// Every DELETE goes without a body, whatever the transport: jupyter-server-proxy (its tornado
+/// client) refuses a DELETE with a body ("Body must be None
+/// for method DELETE"), and kube-core sends the DeleteOptions as one. The API server takes the
+/// same options as query parameters: they move there when every one of them can (not so
+/// `preconditions`, which keep the body).
+fn delete_options_in_query(parts: &mut http::request::Parts, body: &mut Vec<u8>) {
+    use serde_json::Value;
+    if parts.method != http::Method::DELETE || body.is_empty() {
+        return;
+    }
+    let Ok(Value::Object(options)) = serde_json::from_slice::<Value>(body) else { return };
+    let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric());
+    let existing = parts.uri.query().map(|q| q.trim_matches('&')).filter(|q| !q.is_empty());
+    let mut query: Vec<String> = existing.map(String::from).into_iter().collect();
+    for (key, value) in &options {
+        match (key.as_str(), value) {
+            ("kind" | "apiVersion", _) => {}
+            ("propagationPolicy", Value::String(v)) if plain(v) => query.push(format!("{key}={v}")),
+            ("gracePeriodSeconds", Value::Number(n)) => match n.as_u64() {
+                Some(seconds) => query.push(format!("{key}={seconds}")),
+                None => return,
+            },
+            ("orphanDependents", Value::Bool(b)) => query.push(format!("{key}={b}")),
+            ("dryRun", Value::Array(items)) => {
+                for item in items {
+                    match item.as_str() {
+                        Some(v) if plain(v) => query.push(format!("{key}={v}")),
+                        _ => return,
+                    }
+                }
+            }
+            _ => return,
+        }
+    }
+    let uri = match query.is_empty() {
+        true => parts.uri.path().to_string(),
+        false => format!("{}?{}", parts.uri.path(), query.join("&")),
+    };
+    if let Ok(uri) = uri.parse() {
+        parts.uri = uri;
+        parts.headers.remove(http::header::CONTENT_TYPE);
+        body.clear();
+    }
+}
+
+/// A DELETE request as kube-core builds it, with its options moved into the query.
+fn bodiless(request: http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let (mut parts, mut body) = request.into_parts();
+    delete_options_in_query(&mut parts, &mut body);
+    http::Request::from_parts(parts, body)
 }
 
 /// Splits a watch body into lines and parses each into an event.
@@ -373,5 +425,39 @@ mod tests {
         assert!(matches!(&events[1], Ok(WatchEvent::Bookmark(v)) if v == "9"));
         assert!(matches!(&events[2], Ok(WatchEvent::Error(e)) if e.code == 410));
         assert_eq!(events.len(), 3);
+    }
+
+    #[test]
+    fn delete_options_move_into_the_query_for_jupyter_server_proxy() {
+        use kube_core::params::{DeleteParams, ListParams, Preconditions, PropagationPolicy};
+        use kube_core::request::Request;
+
+        let moved = |request: http::Request<Vec<u8>>| {
+            let (mut parts, mut body) = request.into_parts();
+            delete_options_in_query(&mut parts, &mut body);
+            (parts.uri.to_string(), String::from_utf8(body).unwrap(), parts.headers.contains_key(http::header::CONTENT_TYPE))
+        };
+        let secrets = Request::new("/api/v1/namespaces/ns/secrets");
+        let background = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
+        assert_eq!(
+            moved(secrets.delete("s1", &background).unwrap()),
+            ("/api/v1/namespaces/ns/secrets/s1?propagationPolicy=Background".into(), String::new(), false)
+        );
+        let selected = ListParams { label_selector: Some("kaptain.io/run-id=r1".into()), ..ListParams::default() };
+        let dry = DeleteParams { dry_run: true, grace_period_seconds: Some(0), ..background.clone() };
+        let (uri, body, _) = moved(secrets.delete_collection(&dry, &selected).unwrap());
+        assert_eq!(
+            uri,
+            "/api/v1/namespaces/ns/secrets?labelSelector=kaptain.io%2Frun-id%3Dr1&dryRun=All&gracePeriodSeconds=0&propagationPolicy=Background"
+        );
+        assert_eq!(body, "");
+        // Preconditions have no query form: the body stays.
+        let guarded = DeleteParams { preconditions: Some(Preconditions { uid: Some("u".into()), resource_version: None }), ..background };
+        let (uri, body, content_type) = moved(secrets.delete("s1", &guarded).unwrap());
+        assert_eq!(uri, "/api/v1/namespaces/ns/secrets/s1?");
+        assert!(body.contains("preconditions") && content_type);
+        // Other methods are left alone.
+        let (uri, body, _) = moved(secrets.create(&Default::default(), b"{}".to_vec()).unwrap());
+        assert_eq!((uri.as_str(), body.as_str()), ("/api/v1/namespaces/ns/secrets?", "{}"));
     }
 }

@@ -429,37 +429,3 @@ async fn browser_transport_reports_an_unreachable_server_as_a_transport_error() 
         Ok(_) => panic!("expected a transport error, got a response"),
     }
 }
-
-#[wasm_bindgen_test]
-fn delete_options_move_into_the_query_for_jupyter_server_proxy() {
-    use kube_core::params::{DeleteParams, ListParams, Preconditions, PropagationPolicy};
-    use kube_core::request::Request;
-
-    let moved = |request: http::Request<Vec<u8>>| {
-        let (mut parts, mut body) = request.into_parts();
-        crate::browser::delete_options_in_query(&mut parts, &mut body);
-        (parts.uri.to_string(), String::from_utf8(body).unwrap(), parts.headers.contains_key(http::header::CONTENT_TYPE))
-    };
-    let secrets = Request::new("/api/v1/namespaces/ns/secrets");
-    let background = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-    assert_eq!(
-        moved(secrets.delete("s1", &background).unwrap()),
-        ("/api/v1/namespaces/ns/secrets/s1?propagationPolicy=Background".into(), String::new(), false)
-    );
-    let selected = ListParams { label_selector: Some("kaptain.io/run-id=r1".into()), ..ListParams::default() };
-    let dry = DeleteParams { dry_run: true, grace_period_seconds: Some(0), ..background.clone() };
-    let (uri, body, _) = moved(secrets.delete_collection(&dry, &selected).unwrap());
-    assert_eq!(
-        uri,
-        "/api/v1/namespaces/ns/secrets?labelSelector=kaptain.io%2Frun-id%3Dr1&dryRun=All&gracePeriodSeconds=0&propagationPolicy=Background"
-    );
-    assert_eq!(body, "");
-    // Preconditions have no query form: the body stays.
-    let guarded = DeleteParams { preconditions: Some(Preconditions { uid: Some("u".into()), resource_version: None }), ..background };
-    let (uri, body, content_type) = moved(secrets.delete("s1", &guarded).unwrap());
-    assert_eq!(uri, "/api/v1/namespaces/ns/secrets/s1?");
-    assert!(body.contains("preconditions") && content_type);
-    // Other methods are left alone.
-    let (uri, body, _) = moved(secrets.create(&Default::default(), b"{}".to_vec()).unwrap());
-    assert_eq!((uri.as_str(), body.as_str()), ("/api/v1/namespaces/ns/secrets?", "{}"));
-}
