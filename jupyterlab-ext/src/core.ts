@@ -1,0 +1,147 @@
+// IKaptainCore: the wasm core, loaded once on first use, and the connection and switches every
+// call needs. The precedence of the switches is the settings schema's (schema/plugin.json).
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import type { ClusterOptions } from 'kaptain-wasm';
+import { IKaptainCore, KaptainWasm } from './tokens';
+
+/** What `GET <base_url>/kaptain/config` answers (kaptain_jupyterlab/handlers.py). */
+export interface ServerConfig {
+  env: Record<string, string>;
+  namespace: string | null;
+  namespaceFrom: string | null;
+  proxyPath: string;
+}
+
+/** The user's settings (schema/plugin.json). */
+export interface KaptainSettings {
+  namespace: string;
+  forceCleanup: boolean | null;
+  deleteExperiment: boolean | null;
+  keepServingCredentials: boolean | null;
+  ttlSecondsAfterFinished: number | null;
+  config: string;
+  watch: 'event-stream' | 'poll';
+}
+
+export const DEFAULT_SETTINGS: KaptainSettings = {
+  namespace: '',
+  forceCleanup: null,
+  deleteExperiment: null,
+  keepServingCredentials: null,
+  ttlSecondsAfterFinished: null,
+  config: '',
+  watch: 'event-stream'
+};
+
+/** The settings keys that stand for KAPTAIN_SDK_* switches. */
+const SWITCHES: [keyof KaptainSettings, string][] = [
+  ['forceCleanup', 'KAPTAIN_SDK_FORCE_CLEANUP'],
+  ['deleteExperiment', 'KAPTAIN_SDK_DELETE_EXPERIMENT'],
+  ['keepServingCredentials', 'KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS'],
+  ['ttlSecondsAfterFinished', 'KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED']
+];
+
+/** The switches a run gets: the server's environment, overridden by the settings set. */
+export function resolveEnv(
+  server: Record<string, string>,
+  settings: KaptainSettings
+): Record<string, string> {
+  const env = { ...server };
+  for (const [key, variable] of SWITCHES) {
+    const value = settings[key];
+    if (value !== null && value !== undefined) {
+      env[variable] = String(value);
+    }
+  }
+  return env;
+}
+
+/** The namespace: the settings', else the server's; undefined lets the core default. */
+export function resolveNamespace(server: ServerConfig, settings: KaptainSettings): string | undefined {
+  return settings.namespace.trim() || server.namespace || undefined;
+}
+
+/** Headers Jupyter's server wants on a request that is not made by ServerConnection. */
+export function jupyterHeaders(token: string, cookie: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (token) {
+    headers.Authorization = `token ${token}`;
+  }
+  const xsrf = cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  if (xsrf) {
+    headers['X-XSRFToken'] = decodeURIComponent(xsrf[1]);
+  }
+  return headers;
+}
+
+export class KaptainCore implements IKaptainCore {
+  constructor(options: { settings?: ISettingRegistry.ISettings | null; serverSettings?: ServerConnection.ISettings }) {
+    this._settings = options.settings ?? null;
+    this._serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
+  }
+
+  wasm(): Promise<KaptainWasm> {
+    if (!this._wasm) {
+      this._wasm = (async () => {
+        // A chunk of its own: the wasm is fetched on the first %%kaptain cell or panel view.
+        const core = await import(/* webpackChunkName: "kaptain-wasm" */ 'kaptain-wasm');
+        await core.default();
+        return core;
+      })();
+      this._wasm.catch(() => (this._wasm = null));
+    }
+    return this._wasm;
+  }
+
+  async cluster(): Promise<ClusterOptions & { namespace?: string }> {
+    const server = await this.serverConfig();
+    const settings = this.userSettings();
+    const base = this._serverSettings.baseUrl || PageConfig.getBaseUrl();
+    return {
+      server: URLExt.join(base, server.proxyPath),
+      headers: jupyterHeaders(this._serverSettings.token, document.cookie),
+      namespace: resolveNamespace(server, settings),
+      watch: settings.watch
+    };
+  }
+
+  async env(): Promise<Record<string, string>> {
+    return resolveEnv((await this.serverConfig()).env, this.userSettings());
+  }
+
+  async settings(): Promise<string | undefined> {
+    return this.userSettings().config.trim() || undefined;
+  }
+
+  /** The server's part, asked once per page. */
+  serverConfig(): Promise<ServerConfig> {
+    if (!this._server) {
+      this._server = (async () => {
+        const url = URLExt.join(this._serverSettings.baseUrl, 'kaptain', 'config');
+        const response = await ServerConnection.makeRequest(url, {}, this._serverSettings);
+        if (!response.ok) {
+          throw new Error(
+            `kaptain: the server extension did not answer ${url} (${response.status}); ` +
+              'is kaptain-jupyterlab installed in the environment JupyterLab runs from?'
+          );
+        }
+        return (await response.json()) as ServerConfig;
+      })();
+      this._server.catch(() => (this._server = null));
+    }
+    return this._server;
+  }
+
+  private userSettings(): KaptainSettings {
+    const composite = (this._settings?.composite ?? {}) as Partial<KaptainSettings>;
+    return { ...DEFAULT_SETTINGS, ...composite };
+  }
+
+  private _settings: ISettingRegistry.ISettings | null;
+  private _serverSettings: ServerConnection.ISettings;
+  private _wasm: Promise<KaptainWasm> | null = null;
+  private _server: Promise<ServerConfig> | null = null;
+}
