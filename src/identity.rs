@@ -177,6 +177,17 @@ impl Names {
     }
 }
 
+/// The Knative Service the serving operator makes for an InferenceService's predictor (its
+/// name, not kaptain's): KFServing `<isvc>-predictor-default`; KServe `<isvc>-predictor`, or
+/// `-predictor-default` in older KServe releases. Candidates in the order to try them.
+pub fn predictor_service_names(inference_service: &str, kserve: bool) -> Vec<String> {
+    let default = format!("{inference_service}-predictor-default");
+    if kserve { vec![format!("{inference_service}-predictor"), default] } else { vec![default] }
+}
+
+/// The label Knative puts on a Revision (and its Route, Configuration): its Knative Service.
+pub const KNATIVE_SERVICE_LABEL: &str = "serving.knative.dev/service";
+
 /// True for a DNS-1123 label: 1-63 of [a-z0-9-], alphanumeric at both ends.
 pub fn is_dns1123_label(value: &str) -> bool {
     !value.is_empty()

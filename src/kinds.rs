@@ -74,6 +74,42 @@ pub fn created_kind(api_version: &str, kind: &str) -> Option<KindInfo> {
 /// The Knative kinds KFServing makes for an InferenceService (owned by it, so they go with it).
 pub const KNATIVE_KINDS: [KindInfo; 4] = [KNATIVE_SERVICE, KNATIVE_CONFIGURATION, KNATIVE_ROUTE, KNATIVE_REVISION];
 
+/// What the panel may show or delete one by one: what a run creates, the pods of its Jobs and
+/// the Knative objects of its InferenceService. `Service` is Knative's: kaptain makes no core
+/// Services.
+pub const INSPECTABLE_KINDS: [KindInfo; 13] = [
+    KFSERVING_INFERENCE_SERVICE,
+    KSERVE_INFERENCE_SERVICE,
+    EXPERIMENT,
+    TFJOB,
+    PYTORCHJOB,
+    JOB,
+    SERVICE_ACCOUNT,
+    SECRET,
+    POD,
+    KNATIVE_SERVICE,
+    KNATIVE_CONFIGURATION,
+    KNATIVE_ROUTE,
+    KNATIVE_REVISION,
+];
+
+/// The kinds called `kind` (InferenceService: both serving groups, KFServing's first).
+pub fn named(kind: &str) -> Vec<KindInfo> {
+    INSPECTABLE_KINDS.into_iter().filter(|k| k.kind == kind).collect()
+}
+
+/// The kind names [`named`] knows, for error messages.
+pub fn inspectable_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = INSPECTABLE_KINDS.iter().map(|k| k.kind).collect();
+    names.dedup();
+    names
+}
+
+/// The InferenceService kind of a serving group (`serving.kubeflow.org` / `serving.kserve.io`).
+pub fn inference_service_of_group(group: &str) -> Option<KindInfo> {
+    [KFSERVING_INFERENCE_SERVICE, KSERVE_INFERENCE_SERVICE].into_iter().find(|k| k.group == group)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +120,13 @@ mod tests {
         assert_eq!(TFJOB.collection_path("ns"), "/apis/kubeflow.org/v1/namespaces/ns/tfjobs");
         assert_eq!(JOB.api_version(), "batch/v1");
         assert_eq!(SECRET.api_version(), "v1");
+    }
+
+    #[test]
+    fn kinds_by_name() {
+        assert_eq!(named("InferenceService"), vec![KFSERVING_INFERENCE_SERVICE, KSERVE_INFERENCE_SERVICE]);
+        assert_eq!(named("Revision"), vec![KNATIVE_REVISION]);
+        assert!(named("Deployment").is_empty());
+        assert_eq!(inspectable_names().len(), 12);
     }
 }

@@ -99,6 +99,14 @@ pub fn objects_yaml(manifests: &[Manifest]) -> String {
     out
 }
 
+/// One object as a YAML document (what the panel shows of an object in the cluster).
+pub fn value_yaml(value: &Value) -> String {
+    let mut doc = String::new();
+    let _ = YamlEmitter::new(&mut doc).dump(&to_yaml(value));
+    doc.push('\n');
+    doc
+}
+
 fn to_yaml(value: &Value) -> Yaml<'static> {
     match value {
         Value::Null => Yaml::Value(Scalar::Null),

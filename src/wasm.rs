@@ -16,6 +16,15 @@
 //!                            (event) => console.log(event));
 //! const listed = await runs({ server: "http://127.0.0.1:8001", namespace: "team-a" });
 //! const cleaned = await cleanup(report.run_id, { server: "http://127.0.0.1:8001" });
+//! // After a page reload: follow a run the ledger says was live, instead of starting it.
+//! await apply(cellText, { server, runId: "r7k2m9q", resume: true }, onEvent);
+//! // The panel: one object, the Revisions of a deployment, orphans, logs.
+//! const yaml = await objectYaml("Secret", "dev-mnist-r7k2m9q-registry", { server });
+//! await deleteObject("TFJob", "dev-mnist-r7k2m9q", { server });
+//! const served = await revisions("dev-mnist", { server });
+//! await pruneRevisions("dev-mnist", { server });
+//! await sweep({ server, runIds: ["r7k2m9q"] });
+//! const tails = await logs("r7k2m9q", { server, tailLines: 50 });
 //! ```
 
 use std::collections::BTreeMap;
@@ -125,6 +134,13 @@ export interface ClusterOptions {
 export interface ApplyOptions extends Omit<Options, "format">, ClusterOptions {
   /** Follow the run to its outcome and apply the lifecycle (default true). */
   follow?: boolean;
+  /**
+   * Follow the run `runId` (required then) started before a page reload, instead of starting
+   * it: objects that exist count as created (`created` events with `resumed: true`), the rest
+   * are created when their phase comes, then the run is followed and its lifecycle applied as
+   * usual. Rejects when nothing of the run is left.
+   */
+  resume?: boolean;
   /** Aborting it interrupts the run: everything of it is deleted, and the report says "interrupted". */
   signal?: AbortSignal;
 }
@@ -137,7 +153,7 @@ export interface ObjectRef {
 /** What happened, as it happens: `apply` calls its `onEvent` with each. */
 export type RunEvent =
   | { event: "validated"; objects: number }
-  | { event: "created"; kind: string; name: string }
+  | { event: "created"; kind: string; name: string; resumed?: true }
   | { event: "status"; kind: string; name: string; state: string; message: string }
   | { event: "phase-ended"; phase: "build" | "train" | "tune" | "deploy"; outcome: Outcome; message: string }
   | { event: "deleted"; kind: string; name: string; reason: string }
@@ -182,7 +198,68 @@ export interface RunSummary {
   step: string;
   status: string;
   age_seconds: number;
+  /** The notebook path and cell id its objects were annotated with (first non-empty), if any. */
+  notebook: string | null;
+  cell_id: string | null;
   objects: RunObject[];
+}
+
+/**
+ * The kinds objectYaml and deleteObject take: what a run creates, its pods, and the Knative
+ * objects of its InferenceService ("Service" is Knative's).
+ */
+export type InspectableKind =
+  | "InferenceService" | "Experiment" | "TFJob" | "PyTorchJob" | "Job" | "ServiceAccount" | "Secret" | "Pod"
+  | "Service" | "Configuration" | "Route" | "Revision";
+
+/** A Knative Revision behind an InferenceService: one per deploy of the model. */
+export interface RevisionInfo {
+  name: string;
+  traffic_percent: number;
+  /** The newest Revision that became ready. */
+  latest_ready: boolean;
+  ready: boolean;
+  /** Seconds since the Unix epoch. */
+  created: number;
+  /** The Knative Service it belongs to. */
+  service: string;
+}
+
+export interface PrunedRevisions {
+  deleted: string[];
+  kept: string[];
+}
+
+export interface SweepOptions extends ClusterOptions {
+  /** Sweep the runs whose newest object is older than this. */
+  olderThanSeconds?: number;
+  /** Sweep these runs (orphans: their notebook or cell is gone). */
+  runIds?: string[];
+  /** Delete nothing; `deleted` lists what would be. */
+  dryRun?: boolean;
+}
+
+/** A swept run: everything but a deployment is deleted. */
+export interface SweptRun {
+  run_id: string;
+  age_seconds: number;
+  deleted: ObjectRef[];
+  /** The deployment (InferenceService and its serving credentials), never swept. */
+  kept: ObjectRef[];
+}
+
+export interface LogsOptions extends ClusterOptions {
+  /** Lines from the end of each container's log (default 100). */
+  tailLines?: number;
+}
+
+/** The tail of one container's log. */
+export interface PodLog {
+  pod: string;
+  container: string;
+  lines: string[];
+  /** Why there are no lines ("logs unavailable: ..."): a pod not started, a node out of reach. */
+  error?: string;
 }
 
 /** What `parse` tells about a valid cell. */
@@ -222,10 +299,14 @@ const OPTION_KEYS: &[&str] =
 /// `apply`'s keys: the cell's (but `format`) and the cluster's.
 const APPLY_KEYS: &[&str] = &[
     "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
-    "signal", "watch",
+    "signal", "watch", "resume",
 ];
-/// `cleanup`'s and `runs`' keys.
+/// The keys of `cleanup`, `runs` and the other calls that take just the cluster.
 const CLUSTER_KEYS: &[&str] = &["server", "headers", "namespace", "watch"];
+const SWEEP_KEYS: &[&str] = &["server", "headers", "namespace", "watch", "olderThanSeconds", "runIds", "dryRun"];
+const LOGS_KEYS: &[&str] = &["server", "headers", "namespace", "watch", "tailLines"];
+/// Lines of each container's log `logs` gives when `tailLines` is absent.
+const DEFAULT_TAIL_LINES: u32 = 100;
 
 /// `options` as JS passes it.
 #[derive(Debug, Default, Deserialize)]
@@ -243,6 +324,11 @@ struct JsOptions {
     headers: Option<BTreeMap<String, String>>,
     follow: Option<bool>,
     watch: Option<String>,
+    resume: Option<bool>,
+    older_than_seconds: Option<u32>,
+    run_ids: Option<Vec<String>>,
+    dry_run: Option<bool>,
+    tail_lines: Option<u32>,
     // `signal` (an AbortSignal) is read as it is, not through serde.
 }
 
@@ -442,6 +528,10 @@ pub async fn apply(
     }
     let cancel = if options.is_object() { signal(&options)? } else { None };
     let (options, run_id, js) = load_with(Some(options), APPLY_KEYS)?;
+    let resume = js.resume.unwrap_or(false);
+    if resume && js.run_id.is_none() {
+        return Err(JsError::new("resume: needs runId, the id of the run to follow (the one the page had before it was reloaded)"));
+    }
     let client = connect(&js)?;
     let (parsed, identity, objects) = ops::prepare(&cell, &options, &run_id).map_err(message)?;
     let mut emit = |event: Event| {
@@ -459,6 +549,7 @@ pub async fn apply(
         }
     };
     let report = Engine::new(&client, &parsed, &identity, &mut emit)
+        .resume(resume)
         .run(objects, js.follow.unwrap_or(true), cancelled)
         .await
         .map_err(|e| JsError::new(&e.to_string()))?;
@@ -473,12 +564,104 @@ pub async fn cleanup(
     #[wasm_bindgen(js_name = runId)] run_id: String,
     #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let js = read_options(Some(options), CLUSTER_KEYS)?;
-    let run_id = RunId::parse(&run_id).map_err(|e| JsError::new(&format!("runId: {}; {}", e.problem, e.fix)))?;
-    let client = connect(&js)?;
-    let namespace = js.namespace.unwrap_or_else(|| crate::spec::Config::default().namespace);
+    let run_id = parse_run_id("runId", &run_id)?;
+    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
     let report = engine::cleanup(&client, &namespace, &run_id, &mut |_| {}).await;
     to_js(&report)
+}
+
+/// `options` of a call that talks to the cluster: the JS options, the client and the namespace.
+fn cluster(options: JsValue, keys: &'static [&'static str]) -> Result<(JsOptions, Client<BrowserTransport>, String), JsError> {
+    let js = read_options(Some(options), keys)?;
+    let client = connect(&js)?;
+    let namespace = js.namespace.clone().unwrap_or_else(|| crate::spec::Config::default().namespace);
+    Ok((js, client, namespace))
+}
+
+fn parse_run_id(what: &str, run_id: &str) -> Result<RunId, JsError> {
+    RunId::parse(run_id).map_err(|e| JsError::new(&format!("{what}: {}; {}", e.problem, e.fix)))
+}
+
+fn failed(error: impl std::fmt::Display) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+/// One object of a run as YAML, for the panel: `kind` is its kind name ("TFJob", "Secret",
+/// "Revision"...; an InferenceService in whichever serving group has it). Without
+/// `metadata.managedFields`; a Secret's values are replaced by `<hidden: N bytes>`. Rejects
+/// objects kaptain does not manage.
+#[wasm_bindgen(js_name = objectYaml)]
+pub async fn object_yaml(
+    #[wasm_bindgen(unchecked_param_type = "InspectableKind")] kind: String,
+    name: String,
+    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+) -> Result<String, JsError> {
+    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
+    engine::objects::object_yaml(&client, &kind, &name, &namespace).await.map_err(failed)
+}
+
+/// Deletes one object kaptain manages (its dependents go by the garbage collector) and waits
+/// until it is gone. Rejects objects kaptain does not manage, naming them and why.
+#[wasm_bindgen(js_name = deleteObject, unchecked_return_type = "ObjectRef")]
+pub async fn delete_object(
+    #[wasm_bindgen(unchecked_param_type = "InspectableKind")] kind: String,
+    name: String,
+    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
+    to_js(&engine::objects::delete_object(&client, &kind, &name, &namespace).await.map_err(failed)?)
+}
+
+/// The Knative Revisions behind a kaptain InferenceService (one per deploy), newest first,
+/// with their share of the traffic.
+#[wasm_bindgen(unchecked_return_type = "RevisionInfo[]")]
+pub async fn revisions(
+    #[wasm_bindgen(js_name = inferenceService)] inference_service: String,
+    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
+    to_js(&engine::serving::revisions(&client, &inference_service, &namespace).await.map_err(failed)?)
+}
+
+/// Deletes the Revisions of a kaptain InferenceService that serve no traffic; never the latest
+/// ready (nor the latest created) one, nor any with traffic.
+#[wasm_bindgen(js_name = pruneRevisions, unchecked_return_type = "PrunedRevisions")]
+pub async fn prune_revisions(
+    #[wasm_bindgen(js_name = inferenceService)] inference_service: String,
+    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
+    to_js(&engine::serving::prune_revisions(&client, &inference_service, &namespace).await.map_err(failed)?)
+}
+
+/// Removes what runs left behind (the CLI's `kaptain sweep`): everything but a deployment, of
+/// the runs in `runIds` and of those older than `olderThanSeconds`.
+#[wasm_bindgen(unchecked_return_type = "SweptRun[]")]
+pub async fn sweep(
+    #[wasm_bindgen(unchecked_param_type = "SweepOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let (js, client, namespace) = cluster(options, SWEEP_KEYS)?;
+    let run_ids = js.run_ids.unwrap_or_default();
+    if js.older_than_seconds.is_none() && run_ids.is_empty() {
+        return Err(JsError::new("sweep: selects no run; pass olderThanSeconds, runIds or both"));
+    }
+    let run_ids = run_ids.iter().enumerate().map(|(i, id)| parse_run_id(&format!("runIds[{i}]"), id)).collect::<Result<_, _>>()?;
+    let selection = engine::runs::SweepSelection { older_than_seconds: js.older_than_seconds, run_ids };
+    let swept = engine::runs::sweep(&client, &namespace, &selection, js.dry_run.unwrap_or(false), &mut |_, _| {}).await.map_err(failed)?;
+    to_js(&swept)
+}
+
+/// The tail of the logs of every container of the run's pods. A log the cluster cannot give
+/// (a pod not started, no kubelet) is reported in the entry's `error`, not thrown.
+#[wasm_bindgen(unchecked_return_type = "PodLog[]")]
+pub async fn logs(
+    #[wasm_bindgen(js_name = runId)] run_id: String,
+    #[wasm_bindgen(unchecked_param_type = "LogsOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let run_id = parse_run_id("runId", &run_id)?;
+    let (js, client, namespace) = cluster(options, LOGS_KEYS)?;
+    let tail = js.tail_lines.unwrap_or(DEFAULT_TAIL_LINES);
+    to_js(&engine::objects::logs(&client, &namespace, &run_id, tail).await.map_err(failed)?)
 }
 
 /// The runs with objects in the namespace, newest first (the CLI's `kaptain runs`).
@@ -486,10 +669,8 @@ pub async fn cleanup(
 pub async fn runs(
     #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let js = read_options(Some(options), CLUSTER_KEYS)?;
-    let client = connect(&js)?;
-    let namespace = js.namespace.unwrap_or_else(|| crate::spec::Config::default().namespace);
-    let runs = engine::runs::list_runs(&client, &namespace).await.map_err(|e| JsError::new(&e.to_string()))?;
+    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
+    let runs = engine::runs::list_runs(&client, &namespace).await.map_err(failed)?;
     to_js(&runs)
 }
 
@@ -503,9 +684,12 @@ fn message(error: ops::Error) -> JsError {
     JsError::new(&error.to_string())
 }
 
-/// Plain JS values: objects (not Maps), numbers as numbers, missing as null.
+/// Plain JS values: objects (not Maps), numbers as numbers, missing as null. Through JSON text:
+/// serde_json's writer is already in the wasm, and one JSON.parse is smaller code than a
+/// serde-wasm-bindgen serializer per result type.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+    let text = serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| JsError::new("cannot hand the result to JavaScript (JSON.parse failed)"))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ async fn interrupted() {
 fn print_event(event: Event) {
     let line = match event {
         Event::Validated { objects } => format!("validated {objects} objects with the cluster (dry run)"),
-        Event::Created { kind, name } => format!("created {kind}/{name}"),
+        Event::Created { kind, name, .. } => format!("created {kind}/{name}"),
         Event::Status { kind, name, state, message } if message.is_empty() => format!("{kind}/{name}: {state}"),
         Event::Status { kind, name, state, message } => format!("{kind}/{name}: {state} ({message})"),
         Event::PhaseEnded { phase, outcome, message } if message.is_empty() => format!("{phase}: {}", outcome.as_str()),
@@ -156,20 +156,13 @@ pub fn sweep(cluster: &ClusterArgs, namespace: Option<String>, older_than: &str,
     runtime()?.block_on(async {
         let (client, default_namespace) = connect(cluster).await?;
         let namespace = namespace.unwrap_or(default_namespace);
-        let runs = runs::list_runs(&client, &namespace).await.map_err(|e| Failure::Cluster(e.to_string()))?;
-        let mut swept = 0;
-        for run in runs.iter().filter(|r| r.age_seconds > i64::from(limit)) {
-            for object in runs::sweepable(run) {
-                let verb = if dry_run { "would delete" } else { "deleted" };
-                if !dry_run {
-                    let kind = runs::kind_of(object);
-                    client.delete(&kind, &namespace, &object.name).await.map_err(|e| Failure::Cluster(e.to_string()))?;
-                }
-                println!("{verb} {}/{} (run {}, {} old)", object.kind, object.name, run.run_id, age(run.age_seconds));
-                swept += 1;
-            }
-        }
+        let selection = runs::SweepSelection { older_than_seconds: Some(limit), run_ids: Vec::new() };
         let verb = if dry_run { "would delete" } else { "deleted" };
+        let mut print = |run: &runs::RunSummary, object: &runs::RunObject| {
+            println!("{verb} {}/{} (run {}, {} old)", object.kind, object.name, run.run_id, age(run.age_seconds));
+        };
+        let swept = runs::sweep(&client, &namespace, &selection, dry_run, &mut print).await.map_err(|e| Failure::Cluster(e.to_string()))?;
+        let swept: usize = swept.iter().map(|r| r.deleted.len()).sum();
         Ok(format!("sweep: {verb} {swept} objects of runs older than {older_than} in namespace {namespace}"))
     })
 }

@@ -3,7 +3,9 @@
 //! is deleted by label, across every kind it could have created, and the deletion confirmed.
 
 mod credentials;
+pub mod objects;
 pub mod runs;
+pub mod serving;
 pub mod status;
 
 use std::future::Future;
@@ -31,6 +33,8 @@ pub enum EngineError {
     AlreadyDeployed { name: String, namespace: String },
     #[error("the cluster does not serve {wanted}{served}; set config.serving_api to what it serves")]
     ServingApi { wanted: String, served: String },
+    #[error("run {run_id} has no objects left in namespace {namespace:?} to resume: it ended or was cleaned up; runs() lists what is there, and apply without resume starts it anew")]
+    NothingToResume { run_id: String, namespace: String },
     #[error("{0}")]
     Kube(#[from] KubeError),
     /// Creating the run's objects failed part-way: what was created has been deleted again.
@@ -55,7 +59,13 @@ fn names(objects: &[ObjectRef]) -> String {
 pub enum Event {
     /// The server accepted every object in a dry run.
     Validated { objects: usize },
-    Created { kind: String, name: String },
+    /// `resumed`: the object existed already (a resumed run, see [`Engine::resume`]).
+    Created {
+        kind: String,
+        name: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
+    },
     Status { kind: String, name: String, state: String, message: String },
     PhaseEnded { phase: Step, outcome: Outcome, message: String },
     Deleted { kind: String, name: String, reason: String },
@@ -92,19 +102,29 @@ pub struct CleanupReport {
 }
 
 /// How long cleanup waits for the garbage collector and finalizers before it reports what is left.
-const CONFIRM_DEADLINE_SECONDS: i64 = 60;
-const POLL: Duration = Duration::from_millis(200);
+pub(crate) const CONFIRM_DEADLINE_SECONDS: i64 = 60;
+pub(crate) const POLL: Duration = Duration::from_millis(200);
 
 pub struct Engine<'a, T> {
     client: &'a Client<T>,
     cell: &'a Cell,
     run: &'a RunIdentity,
     events: &'a mut dyn FnMut(Event),
+    resume: bool,
 }
 
 impl<'a, T: Transport> Engine<'a, T> {
     pub fn new(client: &'a Client<T>, cell: &'a Cell, run: &'a RunIdentity, events: &'a mut dyn FnMut(Event)) -> Self {
-        Engine { client, cell, run, events }
+        Engine { client, cell, run, events, resume: false }
+    }
+
+    /// Follows a run that was started before (a page reload lost it) instead of starting it:
+    /// objects that exist count as created (no dry run of them, a create answered
+    /// AlreadyExists is fine), the rest are created when their phase comes, a build whose
+    /// consumer exists is done; then the run is followed and its plan applied as usual.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
     }
 
     fn namespace(&self) -> &str {
@@ -171,16 +191,22 @@ impl<'a, T: Transport> Engine<'a, T> {
         credentials::fill(self.client, self.cell, &names, &mut objects).await?;
         let replace = self.check_existing_deployment(&objects).await?;
         // Every object validated by the server before the first is created.
+        let mut existing: Vec<(String, String)> = Vec::new();
         for object in &objects {
-            self.create(object, replace, true).await?;
+            if self.create(object, replace, true).await? {
+                existing.push((object.kind.clone(), object.name.clone()));
+            }
+        }
+        if self.resume && existing.is_empty() {
+            return Err(EngineError::NothingToResume { run_id: self.run.run_id.to_string(), namespace: self.namespace().into() });
         }
         self.emit(Event::Validated { objects: objects.len() });
 
         if !follow {
             for object in &objects {
-                self.create(object, replace, false).await?;
+                let resumed = self.create(object, replace, false).await?;
                 created.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
-                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone() });
+                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone(), resumed });
             }
             return Ok(RunReport {
                 run_id: self.run.run_id.to_string(),
@@ -194,16 +220,28 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
         let (build, main): (Vec<Manifest>, Vec<Manifest>) =
             objects.iter().cloned().partition(|m| m.step == Step::Build && self.cell.step_kind() != Step::Build);
+        let existed = |m: &Manifest| existing.iter().any(|(kind, name)| *kind == m.kind && *name == m.name);
+        // A resumed run whose step's objects exist is past its build: what is left of the
+        // build is the run's (the plan deletes it), but nothing of it is made again.
+        let build_done = self.resume && main.iter().any(existed);
         let mut end = RunEnd { phase: self.cell.step_kind(), outcome: Outcome::Succeeded };
         let mut message = String::new();
         for (phase, group) in [(Step::Build, build), (self.cell.step_kind(), main)] {
             if group.is_empty() {
                 continue;
             }
+            let done = build_done && phase == Step::Build;
             for object in &group {
-                self.create(object, replace, false).await?;
+                let resumed = match done {
+                    true if !existed(object) => continue,
+                    true => true,
+                    false => self.create(object, replace, false).await?,
+                };
                 created.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
-                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone() });
+                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone(), resumed });
+            }
+            if done {
+                continue;
             }
             let followed = group.iter().rev().find(|m| matches!(m.kind.as_str(), "Job" | "TFJob" | "PyTorchJob" | "Experiment" | "InferenceService"));
             *following = true;
@@ -269,21 +307,32 @@ impl<'a, T: Transport> Engine<'a, T> {
         let StepSpec::Deploy(deploy) = &self.cell.step else { return Ok(false) };
         let Some(isvc) = objects.iter().find(|m| m.kind == "InferenceService") else { return Ok(false) };
         let kind = kinds::created_kind(&isvc.api_version, &isvc.kind).expect("InferenceService kinds are known");
-        let exists = self.client.get(&kind, self.namespace(), &isvc.name).await?.is_some();
+        let found = self.client.get(&kind, self.namespace(), &isvc.name).await?;
+        let ours = found.as_ref().is_some_and(|o| o["metadata"]["labels"][identity::RUN_ID_LABEL] == self.run.run_id.as_str());
+        if self.resume && ours && !deploy.replace {
+            // This run made it before the reload: resumed like the rest.
+            return Ok(false);
+        }
+        let exists = found.is_some();
         if exists && !deploy.replace {
             return Err(EngineError::AlreadyDeployed { name: isvc.name.clone(), namespace: self.namespace().into() });
         }
         Ok(exists)
     }
 
-    async fn create(&self, object: &Manifest, replace: bool, dry_run: bool) -> Result<(), EngineError> {
+    /// Creates (or with `dry_run` validates) an object. True when a resumed run finds it
+    /// exists already.
+    async fn create(&self, object: &Manifest, replace: bool, dry_run: bool) -> Result<bool, EngineError> {
         let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
         if replace && object.kind == "InferenceService" {
             self.client.apply(&kind, self.namespace(), &object.name, &object.object, dry_run).await?;
-        } else {
-            self.client.create(&kind, self.namespace(), &object.object, dry_run).await?;
+            return Ok(false);
         }
-        Ok(())
+        match self.client.create(&kind, self.namespace(), &object.object, dry_run).await {
+            Ok(_) => Ok(false),
+            Err(e) if self.resume && e.is_already_exists() => Ok(true),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn timeout_seconds(&self, kind: &str) -> Option<u32> {

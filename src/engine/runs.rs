@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::status;
-use crate::identity::{managed_selector, RUN_ID_LABEL, STEP_LABEL, MODEL_ID_LABEL};
+use super::{status, ObjectRef};
+use crate::identity::{managed_selector, RunId, CELL_ANNOTATION, MODEL_ID_LABEL, NOTEBOOK_ANNOTATION, RUN_ID_LABEL, STEP_LABEL};
 use crate::kinds;
 use crate::kube::{Client, KubeError, Transport};
 
@@ -28,10 +28,14 @@ pub struct RunSummary {
     pub status: String,
     /// Seconds since the newest object of the run was created.
     pub age_seconds: i64,
+    /// Where the run's cell lives (its objects' annotations), when the front end said so: the
+    /// panel groups runs by notebook and cell, and finds orphans with them.
+    pub notebook: Option<String>,
+    pub cell_id: Option<String>,
     pub objects: Vec<RunObject>,
 }
 
-fn created_at(object: &serde_json::Value) -> i64 {
+pub(crate) fn created_at(object: &serde_json::Value) -> i64 {
     object["metadata"]["creationTimestamp"].as_str().and_then(unix_seconds).unwrap_or(0)
 }
 
@@ -88,8 +92,13 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Res
                 step: String::new(),
                 status: String::new(),
                 age_seconds: 0,
+                notebook: None,
+                cell_id: None,
                 objects: Vec::new(),
             });
+            let annotation = |key: &str| item["metadata"]["annotations"][key].as_str().filter(|v| !v.is_empty()).map(String::from);
+            run.notebook = run.notebook.take().or_else(|| annotation(NOTEBOOK_ANNOTATION));
+            run.cell_id = run.cell_id.take().or_else(|| annotation(CELL_ANNOTATION));
             run.objects.push(object);
         }
     }
@@ -121,9 +130,108 @@ pub fn kind_of(object: &RunObject) -> kinds::KindInfo {
     kinds::created_kind(&object.api_version, &object.kind).expect("listed through CREATED_KINDS")
 }
 
+/// Which runs a sweep cleans: those named (orphans a front end found: their notebook or cell is
+/// gone) and those older than a limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepSelection {
+    pub older_than_seconds: Option<u32>,
+    pub run_ids: Vec<RunId>,
+}
+
+impl SweepSelection {
+    pub fn selects(&self, run: &RunSummary) -> bool {
+        self.older_than_seconds.is_some_and(|limit| run.age_seconds > i64::from(limit))
+            || self.run_ids.iter().any(|id| id.as_str() == run.run_id)
+    }
+}
+
+/// What a sweep did to one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweptRun {
+    pub run_id: String,
+    pub age_seconds: i64,
+    /// Deleted (with `dry_run`: what would be).
+    pub deleted: Vec<ObjectRef>,
+    /// The deployment, which a sweep never removes.
+    pub kept: Vec<ObjectRef>,
+}
+
+/// Deletes the sweepable objects of the selected runs, newest run first. `deleted` is
+/// called after each object is deleted (or, with `dry_run`, would be), for a front end that
+/// prints as it goes. Stops at the first failed delete.
+pub async fn sweep<T: Transport>(
+    client: &Client<T>,
+    namespace: &str,
+    selection: &SweepSelection,
+    dry_run: bool,
+    deleted: &mut dyn FnMut(&RunSummary, &RunObject),
+) -> Result<Vec<SweptRun>, KubeError> {
+    let runs = list_runs(client, namespace).await?;
+    let mut swept = Vec::new();
+    for run in runs.iter().filter(|r| selection.selects(r)) {
+        let mut done = SweptRun { run_id: run.run_id.clone(), age_seconds: run.age_seconds, deleted: Vec::new(), kept: Vec::new() };
+        for object in sweepable(run) {
+            if !dry_run {
+                client.delete(&kind_of(object), namespace, &object.name).await?;
+            }
+            deleted(run, object);
+            done.deleted.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
+        }
+        for object in run.objects.iter().filter(|o| !done.deleted.iter().any(|d| d.kind == o.kind && d.name == o.name)) {
+            done.kept.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
+        }
+        swept.push(done);
+    }
+    Ok(swept)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::unix_seconds;
+    use super::*;
+
+    fn run(id: &str, age: i64, objects: &[(&str, &str)]) -> RunSummary {
+        RunSummary {
+            run_id: id.into(),
+            model_id: "m".into(),
+            step: String::new(),
+            status: String::new(),
+            age_seconds: age,
+            notebook: None,
+            cell_id: None,
+            objects: objects
+                .iter()
+                .map(|(kind, step)| RunObject {
+                    api_version: String::new(),
+                    kind: (*kind).into(),
+                    name: format!("{id}-{kind}"),
+                    step: (*step).into(),
+                    state: String::new(),
+                    created: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_sweep_selects_named_and_old_runs() {
+        let named = SweepSelection { older_than_seconds: None, run_ids: vec![RunId::parse("r1").unwrap()] };
+        assert!(named.selects(&run("r1", 0, &[])));
+        assert!(!named.selects(&run("r2", 1_000_000, &[])));
+        let old = SweepSelection { older_than_seconds: Some(60), run_ids: Vec::new() };
+        assert!(old.selects(&run("r2", 61, &[])) && !old.selects(&run("r2", 60, &[])));
+        assert!(!SweepSelection::default().selects(&run("r1", 1_000_000, &[])));
+    }
+
+    #[test]
+    fn a_sweep_keeps_the_deployment() {
+        let deploy = run("r1", 0, &[("InferenceService", "deploy"), ("ServiceAccount", "deploy"), ("Secret", "deploy")]);
+        assert_eq!(sweepable(&deploy).count(), 0);
+        // Serving credentials without their InferenceService serve nothing: they go.
+        let failed = run("r2", 0, &[("ServiceAccount", "deploy"), ("Secret", "deploy")]);
+        assert_eq!(sweepable(&failed).count(), 2);
+        let train = run("r3", 0, &[("TFJob", "train"), ("Job", "build"), ("Secret", "build")]);
+        assert_eq!(sweepable(&train).map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["TFJob", "Job", "Secret"]);
+    }
 
     #[test]
     fn kubernetes_timestamps() {

@@ -222,6 +222,26 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// The last `tail_lines` lines of a container's log, as text. Tried once: a pod whose node
+    /// cannot be reached (or that has not started) answers with an error worth showing, not
+    /// one worth waiting for.
+    pub async fn logs(&self, namespace: &str, pod: &str, container: &str, tail_lines: i64) -> Result<String, KubeError> {
+        let call = Call { verb: "get log of", kind: &crate::kinds::POD, namespace };
+        // Built here, not by kube-core's `logs`: its LogParams carry a timestamp whose formatting
+        // brings a date library (~60 KB gzipped) into the wasm. Pod and container names are
+        // DNS labels, so nothing needs escaping; anything else is refused.
+        let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !plain(pod) || !plain(container) {
+            return Err(KubeError::Request { what: call.what(), message: format!("{pod:?} / {container:?} is not a pod / container name") });
+        }
+        let path = format!("{}/{pod}/log?container={container}&tailLines={tail_lines}", crate::kinds::POD.collection_path(namespace));
+        let request = http::Request::get(path).body(Vec::new()).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })?;
+        match self.transport.send(request).await? {
+            r if (200..300).contains(&r.status) => Ok(String::from_utf8_lossy(&r.body).into_owned()),
+            r => Err(call.api_error(r.status, r.retry_after.as_deref(), &r.body)),
+        }
+    }
+
     /// Which InferenceService APIs the cluster serves, from API discovery.
     pub async fn serving_apis(&self) -> Result<Vec<crate::spec::ServingApi>, KubeError> {
         let kind = KindInfo { group: "", version: "", kind: "APIGroupList", plural: "apis" };

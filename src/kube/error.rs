@@ -35,6 +35,11 @@ impl KubeError {
         self.api().is_some_and(|e| e.code == 404)
     }
 
+    /// A create of an object that exists already (409 AlreadyExists, not a write conflict).
+    pub fn is_already_exists(&self) -> bool {
+        self.api().is_some_and(|e| e.code == 409 && e.reason == "AlreadyExists")
+    }
+
     /// Worth trying again: throttling, server trouble, a broken connection.
     pub fn is_transient(&self) -> bool {
         match self {

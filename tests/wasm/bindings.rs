@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{apply, cleanup, parse, plan, policy, render, runs, version};
+use super::{apply, cleanup, delete_object, logs, object_yaml, parse, plan, policy, prune_revisions, render, revisions, runs, sweep, version};
 use crate::browser::{BrowserTransport, WatchMode};
 use crate::identity::RunId;
 use crate::kube::{KubeError, Transport};
@@ -397,6 +397,38 @@ async fn apply_rejects_bad_cells_and_options_before_any_request() {
     assert!(thrown(apply(TRAIN.into(), cluster(json!({})), Some(not_a_function)).await).starts_with("onEvent: is not a function"));
     // The existing calls still refuse the cluster options.
     assert!(thrown(render(TRAIN, options(json!({ "server": NOWHERE })))).starts_with("options: unknown field `server`"));
+}
+
+#[wasm_bindgen_test]
+async fn the_panel_calls_reject_bad_arguments_before_any_request() {
+    let with = |extra: Value| {
+        let mut o = json!({ "server": NOWHERE });
+        o.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json_parse(&o.to_string())
+    };
+    let nowhere = || with(json!({}));
+    let yaml = |kind: &str, name: &str, options: JsValue| {
+        let (kind, name) = (kind.to_string(), name.to_string());
+        async move { object_yaml(kind, name, options).await.map(JsValue::from) }
+    };
+    assert_eq!(
+        thrown(yaml("Deployment", "x", nowhere()).await),
+        "kind: \"Deployment\" is not a kind kaptain shows or deletes; use one of InferenceService, Experiment, TFJob, PyTorchJob, Job, ServiceAccount, Secret, Pod, Service, Configuration, Route, Revision"
+    );
+    assert_eq!(thrown(yaml("Job", "../secrets", nowhere()).await), "name: \"../secrets\" is not an object name; pass a name as runs() lists it");
+    assert!(thrown(yaml("Job", "x", JsValue::UNDEFINED).await).starts_with("server: missing; "));
+    assert!(thrown(delete_object("Job".into(), "".into(), nowhere()).await).starts_with("name: \"\" is not an object name"));
+    assert!(thrown(delete_object("Job".into(), "x".into(), with(json!({ "runId": "r1" }))).await).starts_with("options: unknown field `runId`"));
+    assert!(thrown(revisions("x".into(), json_parse("{}")).await).starts_with("server: missing; "));
+    assert!(thrown(prune_revisions("x".into(), with(json!({ "tailLines": 5 }))).await).starts_with("options: unknown field `tailLines`"));
+    assert_eq!(thrown(sweep(nowhere()).await), "sweep: selects no run; pass olderThanSeconds, runIds or both");
+    assert_eq!(thrown(sweep(with(json!({ "runIds": [] }))).await), "sweep: selects no run; pass olderThanSeconds, runIds or both");
+    assert!(thrown(sweep(with(json!({ "runIds": ["r1", "R2"] }))).await).starts_with("runIds[1]: \"R2\" is not a valid run id; "));
+    assert!(thrown(sweep(with(json!({ "olderThanSeconds": "1h" }))).await).starts_with("options: invalid type"));
+    assert!(thrown(logs("R1".into(), nowhere()).await).starts_with("runId: \"R1\" is not a valid run id; "));
+    assert!(thrown(logs("r1".into(), with(json!({ "tailLines": "all" }))).await).starts_with("options: invalid type"));
+    assert!(thrown(apply(TRAIN.into(), with(json!({ "resume": true })), None).await).starts_with("resume: needs runId"));
+    assert!(thrown(apply(TRAIN.into(), with(json!({ "resume": "yes", "runId": "r1" })), None).await).starts_with("options: invalid type"));
 }
 
 #[wasm_bindgen_test]

@@ -427,6 +427,153 @@ describe("kaptain wasm package against a cluster", { skip: noCluster }, () => {
     }
   });
 
+  /** Creates objects through the proxy as they are, for a run some other page started. */
+  async function create(object) {
+    const [group, version] = object.apiVersion.includes("/") ? object.apiVersion.split("/") : ["", object.apiVersion];
+    const plural = { Secret: "secrets", Job: "jobs" }[object.kind];
+    const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+    const response = await fetch(`${proxy}${base}/namespaces/${testNamespace}/${plural}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(object),
+    });
+    assert.equal(response.status, 201, await response.text());
+  }
+
+  test("runs() tells notebook and cell; objectYaml hides Secret values; logs; deleteObject", async () => {
+    const runId = `wy${suffix}`;
+    const options = { ...cluster(), runId, follow: false, notebook: "work/panel.ipynb", cellId: "cell-7" };
+    await kaptain.apply(trainCell(20, "yaml"), options);
+    const run = (await kaptain.runs(cluster())).find((r) => r.run_id === runId);
+    assert.equal(run.notebook, "work/panel.ipynb");
+    assert.equal(run.cell_id, "cell-7");
+
+    const yaml = await kaptain.objectYaml("Secret", `test-yaml-${runId}-registry`, cluster());
+    assert.match(yaml, /^kind: Secret$/m);
+    assert.match(yaml, /dockerconfigjson"?: "?<hidden: \d+ bytes>"?$/m);
+    assert.doesNotMatch(yaml, /seeded-registry-password|managedFields/);
+    const job = await kaptain.objectYaml("TFJob", `test-yaml-${runId}`, cluster());
+    assert.match(job, /^kind: TFJob$/m);
+    await assert.rejects(kaptain.objectYaml("Secret", "kaptain-registry-credentials", cluster()),
+      /^Error: Secret "kaptain-registry-credentials" in namespace ".+" is not kaptain's: it has no label app.kubernetes.io\/managed-by=kaptain; /);
+    await assert.rejects(kaptain.objectYaml("Deployment", "x", cluster()), /^Error: kind: "Deployment" is not a kind kaptain shows or deletes; use one of InferenceService, /);
+    await assert.rejects(kaptain.objectYaml("Job", "../secrets", cluster()), /^Error: name: "..\/secrets" is not an object name/);
+    await assert.rejects(kaptain.objectYaml("Job", "no-such-job", cluster()), /^Error: Job "no-such-job" is not in namespace/);
+
+    // No kubelet here: once the build pod is bound to the simulator's node (before, the API
+    // answers an empty log), its log is an error per container, not a rejection.
+    const tails = await eventually(() => kaptain.logs(runId, { ...cluster(), tailLines: 5 }), (t) => t.length > 0 && t.every((x) => x.error));
+    assert.ok(isPlain(tails));
+    assert.ok(tails.length > 0, "the build Job has a pod");
+    for (const tail of tails) {
+      assert.match(tail.pod, new RegExp(`^test-yaml-${runId}-build-`));
+      assert.equal(tail.container, "kaniko");
+      assert.deepEqual(tail.lines, []);
+      assert.match(tail.error, /^logs unavailable: .*not found/, JSON.stringify(tail));
+    }
+    await assert.rejects(kaptain.logs(runId, { ...cluster(), tailLines: -1 }), /^Error: options: /);
+
+    assert.deepEqual(await kaptain.deleteObject("Job", `test-yaml-${runId}-build`, cluster()), { kind: "Job", name: `test-yaml-${runId}-build` });
+    assert.ok(!objectsOfRun(runId).includes(`job.batch/test-yaml-${runId}-build`));
+    await assert.rejects(kaptain.deleteObject("Secret", "kaptain-s3-credentials", cluster()), /is not kaptain's/);
+    await kaptain.cleanup(runId, cluster());
+  });
+
+  test("revisions and pruneRevisions after two deploys of the same model", async () => {
+    const deployCell = (delay) =>
+      [
+        "%%kaptain deploy --replace",
+        "model:",
+        `  id: test/served-${suffix}`,
+        "  framework: tensorflow",
+        "  labels:",
+        "    kaptain-sim/outcome: Succeeded",
+        `    kaptain-sim/delay-seconds: "${delay}"`,
+        "model_uri: s3://kaptain/models/m/1",
+        "config:",
+        `  namespace: ${testNamespace}`,
+        "",
+      ].join("\n");
+    const isvc = `test-served-${suffix}`;
+    const first = await kaptain.apply(deployCell(1), { ...cluster(), runId: `wr1${suffix}` });
+    assert.equal(first.outcome, "succeeded", first.message);
+    const one = await eventually(() => kaptain.revisions(isvc, cluster()), (r) => r.length === 1 && r[0].traffic_percent === 100);
+    assert.deepEqual(one.map((r) => [r.name, r.traffic_percent, r.latest_ready, r.ready, r.service]),
+      [[`${isvc}-predictor-default-00001`, 100, true, true, `${isvc}-predictor-default`]]);
+    assert.ok(one[0].created > 1.7e9);
+
+    const second = await kaptain.apply(deployCell(2), { ...cluster(), runId: `wr2${suffix}` });
+    assert.equal(second.outcome, "succeeded", second.message);
+    const two = await eventually(() => kaptain.revisions(isvc, cluster()), (r) => r.length === 2 && r[0].traffic_percent === 100);
+    assert.ok(isPlain(two));
+    assert.deepEqual(two.map((r) => [r.name.slice(-5), r.traffic_percent, r.latest_ready]), [["00002", 100, true], ["00001", 0, false]]);
+
+    const pruned = await kaptain.pruneRevisions(isvc, cluster());
+    assert.deepEqual(pruned, { deleted: [`${isvc}-predictor-default-00001`], kept: [`${isvc}-predictor-default-00002`] });
+    assert.deepEqual((await kaptain.revisions(isvc, cluster())).map((r) => r.name), [`${isvc}-predictor-default-00002`]);
+    assert.deepEqual(await kaptain.pruneRevisions(isvc, cluster()), { deleted: [], kept: [`${isvc}-predictor-default-00002`] });
+    await assert.rejects(kaptain.revisions("no-such-model", cluster()), /^Error: InferenceService "no-such-model" is not in namespace/);
+
+    // A sweep of the deploy run keeps its deployment.
+    const [swept] = await kaptain.sweep({ ...cluster(), runIds: [`wr2${suffix}`] });
+    assert.equal(swept.run_id, `wr2${suffix}`);
+    assert.deepEqual(swept.deleted, []);
+    assert.deepEqual(swept.kept.map((o) => o.kind), ["InferenceService"]);
+    assert.deepEqual(await kaptain.deleteObject("InferenceService", isvc, cluster()), { kind: "InferenceService", name: isvc });
+  });
+
+  test("sweep removes the runs named in runIds (dry run first)", async () => {
+    const runId = `wz${suffix}`;
+    await kaptain.apply(trainCell(20, "swept"), { ...cluster(), runId, follow: false });
+    const other = `wo${suffix}`;
+    await kaptain.apply(trainCell(20, "other"), { ...cluster(), runId: other, follow: false });
+    const dry = await kaptain.sweep({ ...cluster(), runIds: [runId], dryRun: true });
+    assert.ok(isPlain(dry));
+    assert.deepEqual(dry.map((r) => r.run_id), [runId]);
+    assert.deepEqual(dry[0].deleted.map((o) => o.kind).sort(), ["Job", "Secret", "Secret", "TFJob"]);
+    assert.deepEqual(dry[0].kept, []);
+    assert.ok(objectsOfRun(runId).length >= 4, "a dry run deletes nothing");
+    const swept = await kaptain.sweep({ ...cluster(), runIds: [runId] });
+    const shape = (runs) => runs.map(({ run_id, deleted, kept }) => ({ run_id, deleted, kept }));
+    assert.deepEqual(shape(swept), shape(dry));
+    const left = await eventually(() => objectsOfRun(runId), (names) => names.length === 0);
+    assert.deepEqual(left, []);
+    assert.ok(objectsOfRun(other).length >= 4, "the other run is not touched");
+    await kaptain.cleanup(other, cluster());
+    await assert.rejects(kaptain.sweep(cluster()), /^Error: sweep: selects no run; pass olderThanSeconds, runIds or both$/);
+    await assert.rejects(kaptain.sweep({ ...cluster(), runIds: ["R1"] }), /^Error: runIds\[0\]: "R1" is not a valid run id; /);
+  });
+
+  test("resume follows a run another page started: what exists counts, the rest is created", async () => {
+    const runId = `wu${suffix}`;
+    const cell = trainCell(1, "resumed");
+    // The page that started it created the build objects, then was reloaded.
+    for (const object of kaptain.render(cell, { runId }).filter((o) => o.kind !== "TFJob")) {
+      if (object.type === "kubernetes.io/dockerconfigjson") object.data = { ".dockerconfigjson": btoa('{"auths":{}}') };
+      await create(object);
+    }
+    const events = [];
+    const report = await kaptain.apply(cell, { ...cluster(), runId, resume: true }, (event) => events.push(event));
+    assert.equal(report.outcome, "succeeded", report.message);
+    const created = events.filter((e) => e.event === "created");
+    assert.deepEqual(created.map((e) => `${e.kind} ${e.resumed === true}`), ["Secret true", "Secret true", "Job true", "TFJob false"]);
+    assert.ok(!("resumed" in created[3]), "a created event of a new object has the usual shape");
+    const left = await eventually(() => objectsOfRun(runId), (names) => names.length === 1);
+    assert.deepEqual(left, [`tfjob.kubeflow.org/test-resumed-${runId}`], "the plan was applied as usual");
+    await kaptain.cleanup(runId, cluster());
+    await assert.rejects(kaptain.apply(cell, { ...cluster(), runId, resume: true }), /^Error: run .+ has no objects left in namespace .+ to resume/);
+    await assert.rejects(kaptain.apply(cell, { ...cluster(), resume: true }), /^Error: resume: needs runId/);
+
+    // Interrupting a resumed run deletes everything of it.
+    const stopped = `wv${suffix}`;
+    await kaptain.apply(trainCell(30, "stopped"), { ...cluster(), runId: stopped, follow: false });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 1500);
+    const interrupted = await kaptain.apply(trainCell(30, "stopped"), { ...cluster(), runId: stopped, resume: true, signal: stop.signal });
+    assert.equal(interrupted.outcome, "interrupted");
+    assert.deepEqual(objectsOfRun(stopped), []);
+  });
+
   test("a bad cell or bad options reject before anything is created", async () => {
     const runId = `wb${suffix}`;
     const bad = trainCell(1).replace("framework: tensorflow", "framework: tensorflo");

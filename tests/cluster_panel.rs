@@ -1,0 +1,94 @@
+//! What the JupyterLab panel does, natively against the local control plane (tests/cluster/up,
+//! with the operator simulator, a test double for the operators): a run another process
+//! started is resumed, its objects shown (Secret values hidden), its Revisions pruned, and an
+//! orphan swept by run id. The same engine calls are behind the wasm exports.
+//!
+//! Ignored by a plain `cargo test`: scripts/test starts the cluster and runs them with
+//! KUBECONFIG and KUBECTL set.
+
+#[path = "support/cluster.rs"]
+mod cluster;
+
+use cluster::{eventually, kubectl, namespace, objects_of_run};
+use kaptain::engine::objects::{self, ObjectError};
+use kaptain::engine::runs::{self, SweepSelection};
+use kaptain::engine::{serving, Engine, Event};
+use kaptain::identity::RunId;
+use kaptain::lifecycle::Outcome;
+use kaptain::{ops, Options};
+
+fn train(ns: &str, delay: u32) -> String {
+    format!("%%kaptain train\nmodel:\n  id: test/panel\n  framework: tensorflow\n  main_file: trainer.py\n  image_name: registry.example.com/test/model\n  base_image: base:1\n  labels:\n    kaptain-sim/outcome: Succeeded\n    kaptain-sim/delay-seconds: \"{delay}\"\nconfig:\n  namespace: {ns}\n")
+}
+
+fn deploy(ns: &str, delay: u32) -> String {
+    format!("%%kaptain deploy --replace\nmodel:\n  id: test/panel\n  framework: tensorflow\n  labels:\n    kaptain-sim/outcome: Succeeded\n    kaptain-sim/delay-seconds: \"{delay}\"\nmodel_uri: s3://kaptain/models/m/1\nconfig:\n  namespace: {ns}\n")
+}
+
+/// Runs a cell with the engine; `follow: false` only creates (as a page reloaded mid-run left it).
+async fn run(text: &str, run_id: &str, follow: bool, resume: bool) -> (kaptain::engine::RunReport, Vec<Event>) {
+    let client = cluster::client().await;
+    let run_id = RunId::parse(run_id).unwrap();
+    let options = Options { notebook: Some("work/panel.ipynb".into()), cell_id: Some("c1".into()), ..Options::default() };
+    let (cell, identity, objects) = ops::prepare(text, &options, &run_id).unwrap();
+    let mut events = Vec::new();
+    let mut record = |e| events.push(e);
+    let report = Engine::new(&client, &cell, &identity, &mut record)
+        .resume(resume)
+        .run(objects, follow, std::future::pending())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (report, events)
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the local control plane (scripts/test)"]
+async fn resume_show_prune_and_sweep_as_the_panel_does() {
+    let ns = namespace("panel");
+    let client = cluster::client().await;
+
+    // A run started elsewhere: everything created, nothing followed.
+    run(&train(&ns, 1), "p1", false, false).await;
+    let listed = runs::list_runs(&client, &ns).await.unwrap();
+    assert_eq!((listed[0].notebook.as_deref(), listed[0].cell_id.as_deref()), (Some("work/panel.ipynb"), Some("c1")));
+    let yaml = objects::object_yaml(&client, "Secret", "test-panel-p1-context", &ns).await.unwrap();
+    assert!(yaml.contains("AWS_SECRET_ACCESS_KEY: \"<hidden: 17 bytes>\"") || yaml.contains("AWS_SECRET_ACCESS_KEY: <hidden: 17 bytes>"), "{yaml}");
+    assert!(!yaml.contains("seeded") && !yaml.contains("managedFields"), "{yaml}");
+    let refused = objects::object_yaml(&client, "Secret", "kaptain-s3-credentials", &ns).await.unwrap_err();
+    assert!(matches!(refused, ObjectError::NotManaged { .. }), "{refused}");
+
+    // Resumed: every object exists, so all are resumed; then followed and the plan applied.
+    let (report, events) = run(&train(&ns, 1), "p1", true, true).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{}", report.message);
+    let resumed: Vec<bool> = events.iter().filter_map(|e| match e { Event::Created { resumed, .. } => Some(*resumed), _ => None }).collect();
+    assert_eq!(resumed, [true, true, true, true]);
+    eventually("plan applied", || objects_of_run(&ns, "p1"), |left| left == &["tfjob.kubeflow.org/test-panel-p1"]).await;
+
+    // The finished run is an orphan now (say its notebook is gone): swept by run id.
+    let selection = SweepSelection { older_than_seconds: None, run_ids: vec![RunId::parse("p1").unwrap()] };
+    let swept = runs::sweep(&client, &ns, &selection, false, &mut |_, _| {}).await.unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].deleted.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["TFJob"]);
+    eventually("swept", || objects_of_run(&ns, "p1"), |left| left.is_empty()).await;
+
+    // Two deploys of one model: two Revisions, the older one without traffic is pruned.
+    for (run_id, delay) in [("p2", 1), ("p3", 2)] {
+        let (report, _) = run(&deploy(&ns, delay), run_id, true, false).await;
+        assert_eq!(report.outcome, Outcome::Succeeded, "{}", report.message);
+    }
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = serving::revisions(&client, "test-panel", &ns).await.unwrap();
+        if rows.len() == 2 && rows[0].traffic_percent == 100 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let shown: Vec<(&str, u32, bool)> = rows.iter().map(|r| (r.name.as_str(), r.traffic_percent, r.latest_ready)).collect();
+    assert_eq!(shown, [("test-panel-predictor-default-00002", 100, true), ("test-panel-predictor-default-00001", 0, false)]);
+    let pruned = serving::prune_revisions(&client, "test-panel", &ns).await.unwrap();
+    assert_eq!((pruned.deleted, pruned.kept), (vec!["test-panel-predictor-default-00001".to_string()], vec!["test-panel-predictor-default-00002".to_string()]));
+    let deleted = objects::delete_object(&client, "InferenceService", "test-panel", &ns).await.unwrap();
+    assert_eq!(deleted.kind, "InferenceService");
+    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
