@@ -1,0 +1,146 @@
+import { describe, expect, it } from '@jest/globals';
+
+import {
+  ERROR_MIME,
+  errorOutput,
+  locateError,
+  phaseProgress,
+  renderCellError,
+  renderRun,
+  RUN_MIME,
+  runOutput,
+  summaryText
+} from '../output';
+import { record } from './fakes';
+
+const data = { runId: 'r7k2m9q', notebook: 'work/mnist.ipynb', cellId: 'cell-1' };
+
+function draw(run = record()): HTMLElement {
+  const node = document.createElement('div');
+  renderRun(node, data, run, 31_000);
+  return node;
+}
+
+describe('run output', () => {
+  it('writes one display_data with the run reference and a summary', () => {
+    const out = runOutput(record());
+    expect(out.output_type).toBe('display_data');
+    expect(out.data[RUN_MIME]).toEqual(data);
+    expect(out.data['text/plain']).toBe('kaptain train · dev/mnist · run r7k2m9q · Running');
+    expect(summaryText(record({ state: 'failed', message: 'TFJob failed' }))).toContain('Failed\nTFJob failed');
+  });
+
+  it('draws a live run into the DOM contract', () => {
+    const node = draw(
+      record({
+        phases: [{ phase: 'build', outcome: 'succeeded', message: 'image pushed' }],
+        objects: [
+          { kind: 'Job', name: 'dev-mnist-r7k2m9q-build', state: 'Succeeded', message: '' },
+          { kind: 'TFJob', name: 'dev-mnist-r7k2m9q', state: 'Running', message: 'TFJob is running' }
+        ],
+        logs: [{ pod: 'dev-mnist-r7k2m9q-build-abc', lines: ['step 1', 'step 2'] }, { pod: 'p2', lines: [], error: 'logs unavailable: no kubelet' }]
+      })
+    );
+    expect(node.classList.contains('kaptain-run')).toBe(true);
+    expect(node.dataset.runId).toBe('r7k2m9q');
+    expect(node.dataset.state).toBe('running');
+    expect(node.querySelector('.kaptain-run-header')!.textContent).toContain('kaptain train');
+    expect(node.querySelector('.kaptain-run-header')!.textContent).toContain('dev/mnist');
+    expect(node.querySelector('.kaptain-run-header')!.textContent).toContain('run r7k2m9q');
+    expect(node.querySelector('.kaptain-run-header')!.textContent).toContain('Running');
+    const phases = [...node.querySelectorAll<HTMLElement>('.kaptain-phase')].map(p => [p.dataset.phase, p.dataset.outcome]);
+    expect(phases).toEqual([
+      ['build', 'succeeded'],
+      ['train', 'running']
+    ]);
+    const rows = [...node.querySelectorAll<HTMLElement>('.kaptain-object')];
+    expect(rows.map(r => [r.dataset.kind, r.dataset.name, r.dataset.state])).toEqual([
+      ['Job', 'dev-mnist-r7k2m9q-build', 'Succeeded'],
+      ['TFJob', 'dev-mnist-r7k2m9q', 'Running']
+    ]);
+    expect(rows.every(r => r.dataset.fate === undefined)).toBe(true);
+    const logs = node.querySelector('.kaptain-logs')!;
+    expect(logs.textContent).toContain('step 2');
+    expect(logs.textContent).toContain('logs unavailable: no kubelet');
+    expect(node.querySelector('.kaptain-error')).toBeNull();
+    expect(node.querySelector('.kaptain-cleanup')).toBeNull();
+  });
+
+  it('draws fates, reasons and the interruption summary when ended', () => {
+    const node = draw(
+      record({
+        state: 'interrupted',
+        endedAt: 20_000,
+        message: 'the run was interrupted',
+        objects: [
+          { kind: 'TFJob', name: 'j', state: 'Running', message: '', fate: { action: 'delete', reason: 'interrupted: delete' } },
+          { kind: 'Pod', name: 'p', state: 'Running', message: '', fate: { action: 'remains', reason: 'timed out' } }
+        ],
+        cleanup: { deleted: [{ kind: 'TFJob', name: 'j' }, { kind: 'Secret', name: 's' }], remaining: [[{ kind: 'Pod', name: 'p' }, 'timed out']], millis: 1530 }
+      })
+    );
+    expect(node.dataset.state).toBe('interrupted');
+    const rows = [...node.querySelectorAll<HTMLElement>('.kaptain-object')];
+    expect(rows.map(r => r.dataset.fate)).toEqual(['delete', 'remains']);
+    expect(rows[0].textContent).toContain('interrupted: delete');
+    const cleanup = node.querySelector('.kaptain-cleanup')!;
+    expect(cleanup.textContent).toContain('Interrupted: deleted 2 objects in 1.5 s');
+    expect(cleanup.textContent).toContain('deleted Secret s');
+    expect(cleanup.textContent).toContain('not confirmed gone: Pod p');
+    const phases = [...node.querySelectorAll<HTMLElement>('.kaptain-phase')].map(p => p.dataset.outcome);
+    expect(phases).not.toContain('running');
+  });
+
+  it('shows the error with the core message', () => {
+    const node = draw(record({ state: 'error', message: 'the API server said 403: forbidden', endedAt: 2_000 }));
+    expect(node.dataset.state).toBe('error');
+    expect(node.querySelector('.kaptain-error')!.textContent).toContain('the API server said 403: forbidden');
+  });
+
+  it('says so when the run is not in the ledger', () => {
+    const node = document.createElement('div');
+    renderRun(node, data, undefined);
+    expect(node.dataset.runId).toBe('r7k2m9q');
+    expect(node.dataset.state).toBeUndefined();
+    expect(node.textContent).toContain('not in this browser');
+  });
+
+  it('marks a skipped build and the serving caveat', () => {
+    expect(
+      phaseProgress(record({ objects: [{ kind: 'TFJob', name: 'j', state: 'Running', message: '' }] })).map(p => p.outcome)
+    ).toEqual(['skipped', 'running']);
+    const node = draw(
+      record({
+        step: 'deploy',
+        state: 'succeeded',
+        endedAt: 9_000,
+        objects: [
+          { kind: 'Secret', name: 's', state: 'Created', message: '', fate: { action: 'delete', reason: 'success: delete' } },
+          { kind: 'InferenceService', name: 'i', state: 'Ready', message: '', fate: { action: 'keep', reason: 'the deployment' } }
+        ]
+      })
+    );
+    expect(node.querySelector('.kaptain-serving-caveat')!.textContent).toContain('KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS');
+  });
+});
+
+describe('cell error output', () => {
+  const cell = '%%kaptain train\nmodel:\n  id: dev/mnist\n  framework: tensorflw\n';
+  const message = 'line 4, column 14: model.framework: "tensorflw" is not a supported framework; use tensorflow or pytorch';
+
+  it('points at the line and column of the core message', () => {
+    expect(locateError(message, cell)).toEqual({ message, line: 4, column: 14, excerpt: '  framework: tensorflw' });
+    const out = errorOutput(message, cell);
+    expect(out.data['text/plain']).toContain(message);
+    expect(out.data['text/plain']).toContain('4 |   framework: tensorflw');
+    const node = document.createElement('div');
+    renderCellError(node, out.data[ERROR_MIME] as any);
+    expect(node.querySelector('.kaptain-error')!.textContent).toContain(message);
+    const excerpt = node.querySelector('.kaptain-error-excerpt')!.textContent!.split('\n');
+    expect(excerpt[1].indexOf('^')).toBe('4 | '.length + 13);
+  });
+
+  it('keeps a message without a position', () => {
+    expect(locateError('cannot reach the cluster')).toEqual({ message: 'cannot reach the cluster' });
+  });
+});

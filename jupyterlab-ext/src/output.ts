@@ -1,0 +1,485 @@
+// The %%kaptain cell output. The executor writes ONE display_data output: the MIME type
+// application/vnd.kaptain.run+json ({runId, notebook, cellId}) and a text/plain summary. The
+// renderer below draws it live from IKaptainRuns, so that after a reload (or in a saved
+// notebook) the output re-attaches to the run the ledger holds. A cell the core rejects gets
+// application/vnd.kaptain.error+json instead: the message, pointing at the line.
+//
+// DOM contract (the Playwright tests rely on it):
+//   .kaptain-run[data-run-id][data-state]            root; data-state is a RunState
+//   .kaptain-phase[data-phase][data-outcome]         succeeded|failed|interrupted|running|pending|skipped
+//   .kaptain-object[data-kind][data-name][data-state][data-fate]   data-fate once decided: delete|keep|remains
+//   .kaptain-error                                   the core's message (run error or invalid cell)
+//   .kaptain-cleanup                                 "Interrupted: deleted N objects in X.X s" + list
+//   .kaptain-logs                                    pod log tails
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import type { PartialJSONObject } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
+
+import type { IKaptainRuns, RunRecord, RunState } from './tokens';
+
+export const RUN_MIME = 'application/vnd.kaptain.run+json';
+export const ERROR_MIME = 'application/vnd.kaptain.error+json';
+
+/** What the run output carries: which run to show. */
+export interface RunOutputData {
+  runId: string;
+  notebook: string;
+  cellId: string;
+}
+
+/** What the error output carries. */
+export interface CellErrorData {
+  message: string;
+  /** 1-based, from the core's "line L, column C: ..." */
+  line?: number;
+  column?: number;
+  /** The offending line of the cell. */
+  excerpt?: string;
+}
+
+/** A display_data output (nbformat), as the executor adds it to the cell. */
+export interface DisplayData extends PartialJSONObject {
+  output_type: 'display_data';
+  data: Record<string, PartialJSONObject | string>;
+  metadata: PartialJSONObject;
+}
+
+export const STATE_LABELS: Record<RunState, string> = {
+  starting: 'Starting',
+  running: 'Running',
+  cleaning: 'Cleaning up',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+  interrupted: 'Interrupted',
+  error: 'Error'
+};
+
+const FATE_LABELS = { delete: 'Deleted', keep: 'Kept', remains: 'Remains' } as const;
+
+/** "kaptain train · dev/mnist · run r7k2m9q · Running" */
+export function summaryText(record: RunRecord): string {
+  const parts = [`kaptain ${record.step}`, record.modelId, `run ${record.runId}`, STATE_LABELS[record.state]];
+  let text = parts.filter(Boolean).join(' · ');
+  if (record.message && !['starting', 'running'].includes(record.state)) {
+    text += `\n${record.message}`;
+  }
+  if (record.cleanup) {
+    text += `\n${cleanupHeadline(record)}`;
+  }
+  return text;
+}
+
+export function runOutput(record: RunRecord): DisplayData {
+  const data: PartialJSONObject = { runId: record.runId, notebook: record.notebook, cellId: record.cellId };
+  return {
+    output_type: 'display_data',
+    data: { [RUN_MIME]: data, 'text/plain': summaryText(record) },
+    metadata: {}
+  };
+}
+
+/** The core's message, split into where and what: "line 4, column 14: model.framework: ..." */
+export function locateError(message: string, cell?: string): CellErrorData {
+  const match = /^line (\d+), column (\d+): /.exec(message);
+  const data: CellErrorData = { message };
+  if (match) {
+    data.line = Number(match[1]);
+    data.column = Number(match[2]);
+    const line = cell?.split('\n')[data.line - 1];
+    if (line !== undefined) {
+      data.excerpt = line;
+    }
+  }
+  return data;
+}
+
+export function errorOutput(message: string, cell?: string): DisplayData {
+  const data = locateError(message, cell);
+  let text = `kaptain: the cell is not valid, nothing was created.\n${message}`;
+  if (data.excerpt !== undefined && data.column) {
+    text += `\n  ${data.line} | ${data.excerpt}\n  ${' '.repeat(String(data.line).length)} | ${' '.repeat(
+      Math.max(0, data.column - 1)
+    )}^`;
+  }
+  return {
+    output_type: 'display_data',
+    data: {
+      [ERROR_MIME]: { message: data.message, line: data.line, column: data.column, excerpt: data.excerpt },
+      'text/plain': text
+    },
+    metadata: {}
+  };
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function seconds(millis: number): string {
+  return `${(millis / 1000).toFixed(1)} s`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function cleanupHeadline(record: RunRecord): string {
+  const cleanup = record.cleanup!;
+  const what = record.state === 'interrupted' ? 'Interrupted' : 'Cleaned up';
+  let text = `${what}: deleted ${plural(cleanup.deleted.length, 'object')} in ${seconds(cleanup.millis)}`;
+  if (cleanup.remaining.length) {
+    text += `; ${cleanup.remaining.length} could not be confirmed gone`;
+  }
+  return text;
+}
+
+function duration(record: RunRecord, now: number): string {
+  const millis = (record.endedAt ?? now) - record.startedAt;
+  if (!(millis >= 0)) {
+    return '';
+  }
+  const s = Math.round(millis / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+const BUILD_KINDS = ['Job'];
+const STEP_KINDS: Record<string, string[]> = {
+  train: ['TFJob', 'PyTorchJob'],
+  tune: ['Experiment'],
+  deploy: ['InferenceService']
+};
+
+/** The phases a step goes through, in order. */
+export function expectedPhases(step: string): string[] {
+  switch (step) {
+    case 'build':
+    case 'deploy':
+      return [step];
+    case 'train':
+    case 'tune':
+      return ['build', step];
+    default:
+      return step ? [step] : [];
+  }
+}
+
+/** Each phase with its outcome, or running / pending / skipped. */
+export function phaseProgress(record: RunRecord): { phase: string; outcome: string; message?: string }[] {
+  const live = ['starting', 'running', 'cleaning'].includes(record.state);
+  const names = expectedPhases(record.step);
+  for (const p of record.phases) {
+    if (!names.includes(p.phase)) {
+      names.push(p.phase);
+    }
+  }
+  const hasKind = (kinds: string[]) => record.objects.some(o => kinds.includes(o.kind));
+  let current = false;
+  return names.map(phase => {
+    const ended = record.phases.find(p => p.phase === phase);
+    if (ended?.outcome) {
+      return { phase, outcome: ended.outcome, message: ended.message };
+    }
+    if (
+      phase === 'build' &&
+      record.step !== 'build' &&
+      !hasKind(BUILD_KINDS) &&
+      (hasKind(STEP_KINDS[record.step] ?? []) || !live)
+    ) {
+      return { phase, outcome: 'skipped', message: 'the image is up to date' };
+    }
+    if (!live) {
+      return { phase, outcome: 'skipped' };
+    }
+    if (!current) {
+      current = true;
+      return { phase, outcome: 'running' };
+    }
+    return { phase, outcome: 'pending' };
+  });
+}
+
+/** Draws a run into `node` following the DOM contract; `record` undefined: not in the ledger. */
+export function renderRun(
+  node: HTMLElement,
+  data: RunOutputData,
+  record: RunRecord | undefined,
+  now = Date.now()
+): void {
+  node.textContent = '';
+  node.classList.add('kaptain-run');
+  node.dataset.runId = data.runId;
+  if (!record) {
+    delete node.dataset.state;
+    const header = el('div', 'kaptain-run-header');
+    header.append(el('span', 'kaptain-run-title', `kaptain · run ${data.runId}`));
+    node.append(header);
+    node.append(
+      el(
+        'div',
+        'kaptain-note',
+        "This run is not in this browser's ledger (it ran in another browser, or was forgotten). " +
+          'The kaptain panel lists what the cluster still holds of it.'
+      )
+    );
+    return;
+  }
+  node.dataset.state = record.state;
+
+  // Header: kaptain train · dev/mnist · run r7k2m9q · Running
+  const header = el('div', 'kaptain-run-header');
+  header.append(el('span', 'kaptain-run-title', `kaptain ${record.step}`));
+  header.append(el('span', 'kaptain-run-model', record.modelId));
+  header.append(el('span', 'kaptain-run-id', `run ${record.runId}`));
+  const badge = el('span', `kaptain-badge kaptain-badge-${record.state}`, STATE_LABELS[record.state]);
+  header.append(badge);
+  const took = duration(record, now);
+  if (took) {
+    header.append(el('span', 'kaptain-run-time', took));
+  }
+  if (record.namespace) {
+    header.append(el('span', 'kaptain-run-namespace', `namespace ${record.namespace}`));
+  }
+  node.append(header);
+
+  // Phases: build → train
+  const phases = phaseProgress(record);
+  if (phases.length) {
+    const list = el('div', 'kaptain-phases');
+    phases.forEach((p, i) => {
+      if (i) {
+        list.append(el('span', 'kaptain-phase-arrow', '→'));
+      }
+      const item = el('span', 'kaptain-phase');
+      item.dataset.phase = p.phase;
+      item.dataset.outcome = p.outcome;
+      item.textContent = `${p.phase}: ${p.outcome}`;
+      if (p.message) {
+        item.title = p.message;
+      }
+      list.append(item);
+    });
+    node.append(list);
+  }
+
+  // The outcome or the error.
+  if (record.state === 'error') {
+    node.append(el('div', 'kaptain-error', record.message ?? 'The run could not be carried out.'));
+  } else if (record.message) {
+    node.append(el('div', `kaptain-message kaptain-message-${record.state}`, record.message));
+  }
+
+  // Interruption (or cleanup) summary.
+  if (record.cleanup) {
+    const box = el('div', 'kaptain-cleanup');
+    box.append(el('div', 'kaptain-cleanup-headline', cleanupHeadline(record)));
+    const list = el('ul', 'kaptain-cleanup-list');
+    for (const o of record.cleanup.deleted) {
+      list.append(el('li', 'kaptain-cleanup-deleted', `deleted ${o.kind} ${o.name}`));
+    }
+    for (const [o, why] of record.cleanup.remaining) {
+      list.append(el('li', 'kaptain-cleanup-remaining', `not confirmed gone: ${o.kind} ${o.name} (${why})`));
+    }
+    box.append(list);
+    node.append(box);
+  }
+
+  // Objects.
+  if (record.objects.length) {
+    const ended = !['starting', 'running'].includes(record.state);
+    const table = el('table', 'kaptain-objects');
+    const head = el('tr');
+    for (const title of ['Kind', 'Name', 'State', ended ? 'When the run ended' : 'Message']) {
+      head.append(el('th', undefined, title));
+    }
+    const thead = el('thead');
+    thead.append(head);
+    table.append(thead);
+    const body = el('tbody');
+    for (const o of record.objects) {
+      const row = el('tr', 'kaptain-object');
+      row.dataset.kind = o.kind;
+      row.dataset.name = o.name;
+      row.dataset.state = o.state;
+      row.append(el('td', 'kaptain-object-kind', o.kind));
+      row.append(el('td', 'kaptain-object-name', o.name));
+      const state = el('td', 'kaptain-object-state', o.state || '…');
+      if (ended && o.message) {
+        state.title = o.message;
+      }
+      row.append(state);
+      const last = el('td', 'kaptain-object-detail');
+      if (o.fate) {
+        row.dataset.fate = o.fate.action;
+        last.append(el('span', `kaptain-fate kaptain-fate-${o.fate.action}`, FATE_LABELS[o.fate.action]));
+        if (o.fate.reason) {
+          last.append(el('span', 'kaptain-fate-reason', ` — ${o.fate.reason}`));
+        }
+      } else {
+        last.textContent = o.message;
+      }
+      row.append(last);
+      body.append(row);
+    }
+    table.append(body);
+    node.append(table);
+  }
+
+  // The serving caveat (DESIGN §1).
+  if (
+    record.step === 'deploy' &&
+    record.objects.some(o => o.kind === 'Secret' && o.fate?.action === 'delete') &&
+    record.objects.some(o => o.kind === 'InferenceService' && o.fate?.action === 'keep')
+  ) {
+    node.append(
+      el(
+        'div',
+        'kaptain-note kaptain-serving-caveat',
+        'The serving credentials were deleted: a predictor that scales from zero can no longer fetch its model. ' +
+          'To keep them, turn on "Keep serving credentials" in Settings › kaptain ' +
+          '(KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS=true) and deploy again.'
+      )
+    );
+  }
+
+  // Pod logs.
+  if (record.logs?.length) {
+    const logs = el('div', 'kaptain-logs');
+    logs.append(el('div', 'kaptain-logs-title', 'Pod logs (last lines)'));
+    for (const log of record.logs) {
+      const pod = el('div', 'kaptain-log');
+      if (log.pod) {
+        pod.append(el('div', 'kaptain-log-pod', log.pod));
+      }
+      if (log.error) {
+        pod.append(el('div', 'kaptain-log-error', log.error));
+      }
+      if (log.lines.length) {
+        pod.append(el('pre', 'kaptain-log-lines', log.lines.join('\n')));
+      } else if (!log.error) {
+        pod.append(el('div', 'kaptain-log-empty', '(no output yet)'));
+      }
+      logs.append(pod);
+    }
+    node.append(logs);
+  }
+}
+
+/** Draws an invalid cell's error: the message and the line it points at. */
+export function renderCellError(node: HTMLElement, data: CellErrorData): void {
+  node.textContent = '';
+  node.classList.add('kaptain-cell-error');
+  const error = el('div', 'kaptain-error');
+  error.append(el('div', 'kaptain-error-title', 'kaptain: the cell is not valid; nothing was created.'));
+  error.append(el('div', 'kaptain-error-message', data.message));
+  if (data.excerpt !== undefined && data.line) {
+    const where = el('pre', 'kaptain-error-excerpt');
+    const gutter = `${data.line} | `;
+    where.textContent = `${gutter}${data.excerpt}\n${' '.repeat(gutter.length + Math.max(0, (data.column ?? 1) - 1))}^`;
+    error.append(where);
+  }
+  node.append(error);
+}
+
+/** Renders the run output, live: it follows IKaptainRuns.changed for its run. */
+export class RunRenderer extends Widget implements IRenderMime.IRenderer {
+  constructor(private runs: IKaptainRuns) {
+    super();
+    this.addClass('kaptain-run-output');
+  }
+
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const data = model.data[RUN_MIME] as unknown as RunOutputData | undefined;
+    if (data && typeof data.runId === 'string') {
+      this._data = { runId: data.runId, notebook: String(data.notebook ?? ''), cellId: String(data.cellId ?? '') };
+      if (!this._connected) {
+        this.runs.changed.connect(this._onChanged, this);
+        this._connected = true;
+      }
+      this.refresh();
+    }
+    return Promise.resolve();
+  }
+
+  dispose(): void {
+    if (this._connected) {
+      this.runs.changed.disconnect(this._onChanged, this);
+    }
+    if (this._timer !== undefined) {
+      clearInterval(this._timer);
+    }
+    super.dispose();
+  }
+
+  private _onChanged(_: IKaptainRuns, record: RunRecord): void {
+    if (record.runId === this._data?.runId) {
+      this.refresh();
+    }
+  }
+
+  private refresh(): void {
+    if (!this._data) {
+      return;
+    }
+    const record = this.runs.get(this._data.runId);
+    const logs = this.node.querySelector('.kaptain-log-lines');
+    const atBottom = !logs || logs.scrollTop + logs.clientHeight >= logs.scrollHeight - 4;
+    renderRun(this.node, this._data, record);
+    if (atBottom) {
+      this.node.querySelectorAll('.kaptain-log-lines').forEach(pre => (pre.scrollTop = pre.scrollHeight));
+    }
+    // Tick the elapsed time while the run lives.
+    const live = !!record && ['starting', 'running', 'cleaning'].includes(record.state);
+    if (live && this._timer === undefined) {
+      this._timer = setInterval(() => this.refresh(), 1000);
+    } else if (!live && this._timer !== undefined) {
+      clearInterval(this._timer);
+      this._timer = undefined;
+    }
+  }
+
+  private _data: RunOutputData | null = null;
+  private _connected = false;
+  private _timer: ReturnType<typeof setInterval> | undefined;
+}
+
+export class CellErrorRenderer extends Widget implements IRenderMime.IRenderer {
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const data = model.data[ERROR_MIME] as unknown as CellErrorData | undefined;
+    renderCellError(this.node, {
+      message: String(data?.message ?? ''),
+      line: typeof data?.line === 'number' ? data.line : undefined,
+      column: typeof data?.column === 'number' ? data.column : undefined,
+      excerpt: typeof data?.excerpt === 'string' ? data.excerpt : undefined
+    });
+    return Promise.resolve();
+  }
+}
+
+/** The renderer factories to add to the IRenderMimeRegistry. Both only set text (safe). */
+export function createRendererFactories(runs: IKaptainRuns): IRenderMime.IRendererFactory[] {
+  return [
+    {
+      safe: true,
+      mimeTypes: [RUN_MIME],
+      defaultRank: 0,
+      createRenderer: () => new RunRenderer(runs)
+    },
+    {
+      safe: true,
+      mimeTypes: [ERROR_MIME],
+      defaultRank: 0,
+      createRenderer: () => new CellErrorRenderer()
+    }
+  ];
+}
