@@ -9,6 +9,12 @@ the browser never holds a cluster credential. What the entry has to get right (D
   `text/event-stream`, and the API server refuses that type (406). The browser asks for
   event-stream (watch mode "event-stream") and the upstream request is sent with
   `Accept: application/json`, which the API server streams as JSON lines.
+- Credentials: jupyter-server-proxy forwards every request header, so the browser's Jupyter
+  token (`Authorization: token ...`), its login cookie and its XSRF token would reach
+  `kubectl proxy` and the API server. Worse, `kubectl proxy` adds its own bearer token (a
+  pod's service account) only when the request has no Authorization header: with the Jupyter
+  token passed on, every request would reach the API server unauthenticated. The upstream
+  request has those headers emptied (an empty Authorization counts as none).
 - Cache busting: the frontend calls fetch itself, not ServerConnection.makeRequest, so no
   `?<timestamp>` query reaches the API server (it would reject the unknown parameter on a
   watch).
@@ -20,6 +26,13 @@ import shutil
 PROXY_NAME = "kube"
 KUBECTL_VARIABLE = "KAPTAIN_KUBECTL"
 ACCEPT_HOSTS = r"^localhost$,^127\.0\.0\.1$,^\[::1\]$"
+# Set on every request to `kubectl proxy`: see the module's docstring.
+UPSTREAM_HEADERS = {
+    "Accept": "application/json",
+    "Authorization": "",
+    "Cookie": "",
+    "X-XSRFToken": "",
+}
 
 
 def kubectl_path(environ=os.environ):
@@ -53,7 +66,7 @@ def setup_kubectl_proxy():
         "command": lambda port: kubectl_proxy_command(port, kubectl_path()),
         "absolute_url": False,
         "timeout": 30,
-        "request_headers_override": {"Accept": "application/json"},
+        "request_headers_override": UPSTREAM_HEADERS,
         "launcher_entry": {"enabled": False},
         "new_browser_tab": False,
     }

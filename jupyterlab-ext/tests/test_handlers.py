@@ -1,0 +1,57 @@
+"""handlers.server_config: what GET <base_url>/kaptain/config tells the frontend."""
+
+from kaptain_jupyterlab.handlers import server_config
+from kaptain_jupyterlab.proxy import PROXY_NAME
+
+
+def test_only_the_switches_and_the_namespace_leave_the_server(tmp_path):
+    environ = {
+        "KAPTAIN_SDK_FORCE_CLEANUP": "yes",
+        "KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED": "600",
+        "KAPTAIN_NAMESPACE": "team-a",
+        "KAPTAIN_KUBECTL": "/usr/local/bin/kubectl",
+        "AWS_SECRET_ACCESS_KEY": "do-not-send",
+        "JUPYTER_TOKEN": "do-not-send",
+        "kaptain_sdk_force_cleanup": "lowercase is another variable",
+    }
+    config = server_config(environ, tmp_path / "absent")
+    assert config == {
+        "env": {"KAPTAIN_SDK_FORCE_CLEANUP": "yes", "KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED": "600"},
+        "namespace": "team-a",
+        "namespaceFrom": "KAPTAIN_NAMESPACE",
+        "proxyPath": PROXY_NAME,
+    }
+    assert "do-not-send" not in repr(config)
+
+
+def test_the_namespace_comes_from_the_service_account_in_a_pod(tmp_path):
+    namespace_file = tmp_path / "namespace"
+    namespace_file.write_text("kubeflow-user\n")
+    config = server_config({}, namespace_file)
+    assert config["namespace"] == "kubeflow-user"
+    assert config["namespaceFrom"] == str(namespace_file)
+
+
+def test_the_variable_wins_over_the_service_account(tmp_path):
+    namespace_file = tmp_path / "namespace"
+    namespace_file.write_text("kubeflow-user")
+    config = server_config({"KAPTAIN_NAMESPACE": "mine"}, namespace_file)
+    assert (config["namespace"], config["namespaceFrom"]) == ("mine", "KAPTAIN_NAMESPACE")
+
+
+def test_blank_values_count_as_unset(tmp_path):
+    empty_file = tmp_path / "namespace"
+    empty_file.write_text("  \n")
+    config = server_config({"KAPTAIN_NAMESPACE": "  "}, empty_file)
+    assert (config["namespace"], config["namespaceFrom"]) == (None, None)
+
+
+def test_no_namespace_anywhere(tmp_path):
+    config = server_config({}, tmp_path / "absent")
+    assert config == {"env": {}, "namespace": None, "namespaceFrom": None, "proxyPath": "kube"}
+
+
+def test_an_unreadable_service_account_file_is_no_namespace(tmp_path):
+    # A directory where the file should be: reading fails with an OSError, not a crash.
+    config = server_config({}, tmp_path)
+    assert config["namespace"] is None

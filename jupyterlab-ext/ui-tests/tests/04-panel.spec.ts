@@ -1,0 +1,130 @@
+// The kaptain runs panel: (d) after a reload in the middle of a run the panel shows the run and
+// cleans it up; (e) a sweep deletes the sweepable objects of orphaned runs (their notebook is
+// gone) and nothing of runs that are not orphans. Runs last: the sweep may take earlier cases'
+// leftovers with it (galata deletes each case's notebooks, which orphans their runs).
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  acceptDialogIfAny,
+  ARTIFACTS,
+  describe,
+  expect,
+  expectRunGone,
+  KAPTAIN_CLI,
+  NAMESPACE,
+  openNotebook,
+  openPanel,
+  runIdOf,
+  runObjects,
+  screenshot,
+  startCell,
+  test,
+  trainCell,
+  waitForObject,
+  waitForState
+} from './fixtures';
+
+test('(d) after a reload mid-run, the panel shows the run and cleans it up', async ({ page, tmpPath }) => {
+  await openNotebook(page, tmpPath, 'reload.ipynb', [trainCell({ delay: 30 })]);
+  await startCell(page, 0);
+  const runId = await runIdOf(page, 0);
+  await waitForObject(page, 0, 'Job');
+  await waitForState(page, 0, /^running$/);
+
+  // galata waits for the launcher after a reload; the notebook comes back instead.
+  await page.reload({ waitForIsReady: false });
+
+  const panel = await openPanel(page);
+  const run = panel.locator(`.kaptain-panel-run[data-run-id="${runId}"]`);
+  await expect(run).toBeVisible({ timeout: 30_000 });
+  // The step as the cluster's labels say it: mid-build a train run's objects are the build's.
+  await expect(run).toHaveAttribute('data-step', /^(train|build)$/);
+  await expect(run.locator('.kaptain-panel-object[data-kind="Job"]')).toBeVisible();
+  await screenshot(panel, 'panel-run-after-reload');
+
+  await run.locator('[data-action="cleanup"]').first().click();
+  await acceptDialogIfAny(page, 5_000);
+  await expectRunGone(runId);
+  await expect(panel.locator('.kaptain-panel-error')).toHaveCount(0);
+  // The panel no longer lists objects of it (the run itself may stay listed from the ledger).
+  await panel.locator('[data-action="refresh"]').first().click();
+  await expect(run.locator('.kaptain-panel-object')).toHaveCount(0, { timeout: 30_000 });
+  await screenshot(panel, 'panel-after-cleanup');
+});
+
+function cliApply(cell: string, name: string): string {
+  const file = path.join(ARTIFACTS, `${name}.cell`);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.writeFileSync(file, cell);
+  try {
+    const out = execFileSync(KAPTAIN_CLI, ['apply', file, '-n', NAMESPACE, '--wait'], {
+      encoding: 'utf8',
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    const id = out.match(/^run ([a-z][a-z0-9-]*):/m);
+    expect(id, `the CLI's run id in:\n${out}`).toBeTruthy();
+    return id![1];
+  } finally {
+    fs.rmSync(file);
+  }
+}
+
+test('(e) sweep from the panel deletes the orphans, not the runs still followed', async ({
+  page,
+  tmpPath
+}) => {
+  // A run of the CLI: no notebook, young; not an orphan, so not swept below.
+  const kept = cliApply(trainCell({ delay: 1, model: 'e2e/cli' }), 'cli-run');
+  // Runs from cells of a notebook that is deleted afterwards: orphans.
+  const deploy = [
+    '%%kaptain deploy --replace',
+    'model:',
+    '  id: e2e/served',
+    '  version: "1"',
+    '  framework: tensorflow',
+    '  framework_version: "2.5.0"',
+    '  labels:',
+    '    kaptain-sim/delay-seconds: "1"',
+    'model_uri: s3://kaptain/models/e2e/served/1',
+    ''
+  ].join('\n');
+  const notebook = await openNotebook(page, tmpPath, 'orphans.ipynb', [
+    trainCell({ delay: 1, model: 'e2e/orphan' }),
+    deploy
+  ]);
+  await startCell(page, 0);
+  const train = await runIdOf(page, 0);
+  await waitForState(page, 0, /^succeeded$/);
+  await startCell(page, 1);
+  const served = await runIdOf(page, 1);
+  await waitForState(page, 1, /^succeeded$/);
+  expect(runObjects(train).map(o => o.kind)).toContain('TFJob');
+  expect(runObjects(served).map(o => o.kind)).toContain('InferenceService');
+  const servedBefore = describe(runObjects(served));
+
+  expect(await page.notebook.close(true)).toBeTruthy();
+  expect(await page.contents.deleteFile(notebook)).toBeTruthy();
+
+  const panel = await openPanel(page);
+  await panel.locator('[data-action="refresh"]').first().click();
+  await expect(panel.locator(`.kaptain-panel-run[data-run-id="${train}"]`)).toBeVisible({ timeout: 30_000 });
+  await expect(panel.locator(`.kaptain-panel-run[data-run-id="${kept}"]`)).toBeVisible();
+  await screenshot(panel, 'panel-before-sweep');
+
+  // Older than 1000 hours: no run here is; only the orphans qualify.
+  await panel.locator('input[name="sweep-older-than-hours"]').fill('1000');
+  await panel.locator('[data-action="sweep"]').first().click();
+  await acceptDialogIfAny(page, 15_000);
+
+  // The orphaned train run: everything gone.
+  await expectRunGone(train);
+  // The orphaned deployment: a sweep keeps deployments (the InferenceService and what it
+  // uses), so nothing of it goes.
+  await expect.poll(() => describe(runObjects(served))).toEqual(servedBefore);
+  // The CLI's run is not an orphan and not old: its TFJob stays.
+  expect(runObjects(kept).map(o => o.kind)).toEqual(['TFJob']);
+  await expect(panel.locator('.kaptain-panel-error')).toHaveCount(0);
+  await screenshot(panel, 'panel-after-sweep');
+});
