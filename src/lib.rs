@@ -4,6 +4,7 @@
 //! Layers (see ARCHITECTURE.md): `spec` (what the user asks for) -> `manifest` (pure builders)
 //! -> `lifecycle` (what to delete when). `ops` is the one facade every front end calls.
 
+pub mod context;
 pub mod identity;
 pub mod engine;
 pub mod kinds;
@@ -11,6 +12,7 @@ pub mod kube;
 pub mod lifecycle;
 pub mod manifest;
 pub mod ops;
+pub mod s3;
 pub mod spec;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -113,6 +113,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Pack the build context of the cell's model (files from --dir plus a generated
+    /// Dockerfile) into a deterministic tar.gz; prints its checksum as the last line.
+    Context(context::ContextArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         Command::Cleanup { run_id, cluster, namespace } => cluster::cleanup(&run_id, &cluster, namespace),
         Command::Runs { cluster, namespace, format } => cluster::runs(&cluster, namespace, matches!(format, ListFormat::Json)),
         Command::Sweep { cluster, namespace, older_than, dry_run } => cluster::sweep(&cluster, namespace, &older_than, dry_run),
+        Command::Context(args) => context::run(&args).map_err(Failure::Input),
         offline => run(offline).map_err(Failure::Input),
     };
     match result {
@@ -193,6 +197,7 @@ fn run(command: Command) -> Result<String, String> {
 }
 
 mod cluster;
+mod context;
 
 fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
