@@ -1,0 +1,137 @@
+// Figures for BENCHMARKS.md, printed as `BENCH name: value` lines (scripts/bench-extension):
+//   activation: the wasm core's fetch + instantiate in JupyterLab (the core's own Performance
+//     API measure), each round in a new browser context, so with an empty HTTP cache;
+//   interrupt: a train run interrupted from the toolbar while its build Job is live, timed from
+//     the click event on the page (a capture listener) to the first and the last DELETE the
+//     core started (Resource Timing: fetches whose URL carries delete options) and to a clean
+//     cluster (every kind the run had, listed by its label through <base_url>/kube/ every
+//     25 ms from the test process), through jupyter-server-proxy and kubectl proxy.
+import type { APIRequestContext } from '@playwright/test';
+import {
+  NAMESPACE,
+  TOKEN,
+  expect,
+  openNotebook,
+  runIdOf,
+  startCell,
+  test,
+  trainCell,
+  waitForObject,
+  waitForState
+} from '../tests/fixtures';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const WASM_LOAD_MEASURE = 'kaptain-wasm-load'; // src/core.ts
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const report = (name: string, values: number[], unit: string): void => {
+  const shown = values.map(v => v.toFixed(0)).join(', ');
+  console.log(`BENCH ${name}: median ${median(values).toFixed(0)} ${unit} (${values.length} rounds: ${shown})`);
+};
+
+test('activation: fetching and instantiating the wasm core', async ({ browser, baseURL }) => {
+  const load: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const context = await browser.newContext();
+    await context.request.get(`${baseURL}/lab?token=${encodeURIComponent(TOKEN)}`);
+    const page = await context.newPage();
+    await page.goto(`${baseURL}/lab`);
+    // The runs panel is the first user of the core: opening it loads the wasm.
+    await page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="kaptain-runs-panel"]').click();
+    await page.waitForFunction(name => performance.getEntriesByName(name).length > 0, WASM_LOAD_MEASURE, {
+      timeout: 60_000
+    });
+    const figures = await page.evaluate(name => {
+      const measure = performance.getEntriesByName(name)[0];
+      const wasm = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).find(r =>
+        r.name.endsWith('.wasm')
+      );
+      return { load: measure.duration, transfer: wasm?.transferSize ?? 0, decoded: wasm?.decodedBodySize ?? 0 };
+    }, WASM_LOAD_MEASURE);
+    load.push(figures.load);
+    if (round === 0) {
+      console.log(`BENCH wasm transfer: ${figures.transfer} B over the wire for ${figures.decoded} B`);
+    }
+    await context.close();
+  }
+  report('activation (wasm fetch + instantiate, empty cache)', load, 'ms');
+});
+
+/** The run's objects of the kinds a train run creates, through the page's own proxy. */
+async function remaining(api: APIRequestContext, runId: string): Promise<number> {
+  const selector = encodeURIComponent(`kaptain.io/run-id=${runId}`);
+  const paths = [
+    `api/v1/namespaces/${NAMESPACE}/secrets`,
+    `api/v1/namespaces/${NAMESPACE}/pods`,
+    `apis/batch/v1/namespaces/${NAMESPACE}/jobs`,
+    `apis/kubeflow.org/v1/namespaces/${NAMESPACE}/tfjobs`
+  ];
+  const counts = await Promise.all(
+    paths.map(async p => {
+      const response = await api.get(`kube/${p}?labelSelector=${selector}`);
+      expect(response.ok()).toBeTruthy();
+      return ((await response.json()).items as unknown[]).length;
+    })
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+test('interrupt: to the last DELETE and to a clean cluster', async ({ page, tmpPath, api }) => {
+  const toFirstDelete: number[] = [];
+  const toLastDelete: number[] = [];
+  const toClean: number[] = [];
+  let requests = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    await openNotebook(page, tmpPath, `bench-${round}.ipynb`, [trainCell({ delay: 60, model: `bench/m${round}` })]);
+    await startCell(page, 0);
+    const runId = await runIdOf(page, 0);
+    await waitForObject(page, 0, 'Job');
+    await waitForState(page, 0, /^running$/);
+    expect(await remaining(api, runId)).toBeGreaterThan(0);
+
+    // Wall-clock times on the page's side, so Playwright's own latency to click is not counted.
+    await page.evaluate(() => {
+      const w = window as any;
+      w.kaptainBenchClick = 0;
+      performance.clearResourceTimings();
+      document.addEventListener(
+        'click',
+        () => (w.kaptainBenchClick = performance.timeOrigin + performance.now()),
+        { capture: true, once: true }
+      );
+    });
+    expect(await page.notebook.clickToolbarItem('interrupt')).toBeTruthy();
+    let clean = 0;
+    for (const started = Date.now(); Date.now() - started < 60_000; ) {
+      if ((await remaining(api, runId)) === 0) {
+        clean = Date.now();
+        break;
+      }
+      await new Promise(resolve => setTimeout(resolve, 25));
+    }
+    expect(clean, 'the run is gone within 60 s').toBeGreaterThan(0);
+    await waitForState(page, 0, /^interrupted$/);
+    const { clicked, deletes } = await page.evaluate(() => ({
+      clicked: (window as any).kaptainBenchClick as number,
+      // The client sends delete options in the query (kube/client.rs), lists never carry them.
+      deletes: (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+        .filter(e => e.name.includes('/kube/') && e.name.includes('propagationPolicy='))
+        .map(e => performance.timeOrigin + e.startTime)
+    }));
+    expect(clicked, 'the click was seen').toBeGreaterThan(0);
+    expect(deletes.length, 'the page sent DELETEs').toBeGreaterThan(0);
+    toFirstDelete.push(Math.min(...deletes) - clicked);
+    toLastDelete.push(Math.max(...deletes) - clicked);
+    toClean.push(clean - clicked);
+    requests = deletes.length;
+    await page.notebook.close(true);
+  }
+  console.log(`BENCH interrupt DELETE requests per run: ${requests}`);
+  report('interrupt -> first DELETE sent (jupyter-server-proxy + kubectl proxy)', toFirstDelete, 'ms');
+  report('interrupt -> last DELETE sent (jupyter-server-proxy + kubectl proxy)', toLastDelete, 'ms');
+  report('interrupt -> clean cluster (jupyter-server-proxy + kubectl proxy)', toClean, 'ms');
+});
