@@ -14,6 +14,8 @@
 //! const stop = new AbortController();
 //! const report = await apply(cellText, { server: "http://127.0.0.1:8001", signal: stop.signal },
 //!                            (event) => console.log(event));
+//! // Validate only (dryRun=All), nothing created: a `checked` event per object.
+//! await apply(cellText, { server, dryRun: true }, (e) => e.event === "checked" && console.log(e));
 //! const listed = await runs({ server: "http://127.0.0.1:8001", namespace: "team-a" });
 //! const cleaned = await cleanup(report.run_id, { server: "http://127.0.0.1:8001" });
 //! // After a page reload: follow a run the ledger says was live, instead of starting it.
@@ -143,6 +145,13 @@ export interface ApplyOptions extends Omit<Options, "format">, ClusterOptions {
   resume?: boolean;
   /** Aborting it interrupts the run: everything of it is deleted, and the report says "interrupted". */
   signal?: AbortSignal;
+  /**
+   * Validate only, create nothing: the checks a run makes first (source Secrets, serving API,
+   * an existing deployment; a failure rejects), then every object with the API server
+   * (`dryRun=All`), each answer a `checked` event (no `validated`). The report's outcome is "succeeded" when the
+   * server accepts every object, "failed" otherwise; `created` and `plan` are empty.
+   */
+  dryRun?: boolean;
 }
 
 export interface ObjectRef {
@@ -158,7 +167,9 @@ export type RunEvent =
   | { event: "phase-ended"; phase: "build" | "train" | "tune" | "deploy"; outcome: Outcome; message: string }
   | { event: "deleted"; kind: string; name: string; reason: string }
   | { event: "kept"; kind: string; name: string; reason: string }
-  | { event: "remains"; kind: string; name: string; why: string };
+  | { event: "remains"; kind: string; name: string; why: string }
+  /** With `dryRun`: the API server's answer for one object; `error` is null when it accepts it. */
+  | { event: "checked"; kind: string; name: string; error: string | null };
 
 export interface CleanupReport {
   deleted: ObjectRef[];
@@ -299,7 +310,7 @@ const OPTION_KEYS: &[&str] =
 /// `apply`'s keys: the cell's (but `format`) and the cluster's.
 const APPLY_KEYS: &[&str] = &[
     "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
-    "signal", "watch", "resume",
+    "signal", "watch", "resume", "dryRun",
 ];
 /// The keys of `cleanup`, `runs` and the other calls that take just the cluster.
 const CLUSTER_KEYS: &[&str] = &["server", "headers", "namespace", "watch"];
@@ -516,7 +527,8 @@ fn signal(options: &JsValue) -> Result<Option<AbortSignal>, JsError> {
 /// lifecycle (the CLI's `kaptain apply`). Calls `onEvent` with each event as it happens.
 /// Resolves with the run's report, also when `options.signal` interrupts it (every object of
 /// the run is then deleted; outcome "interrupted"); rejects with an `Error` when the cell is
-/// invalid (before anything is created) or the cluster fails the run.
+/// invalid (before anything is created) or the cluster fails the run. With `options.dryRun` it
+/// validates only (`dryRun=All`) and creates nothing.
 #[wasm_bindgen(unchecked_return_type = "RunReport")]
 pub async fn apply(
     cell: String,
@@ -550,6 +562,7 @@ pub async fn apply(
     };
     let report = Engine::new(&client, &parsed, &identity, &mut emit)
         .resume(resume)
+        .dry_run(js.dry_run.unwrap_or(false))
         .run(objects, js.follow.unwrap_or(true), cancelled)
         .await
         .map_err(|e| JsError::new(&e.to_string()))?;

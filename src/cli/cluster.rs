@@ -47,6 +47,8 @@ fn print_event(event: Event) {
         Event::Deleted { kind, name, reason } => format!("deleted {kind}/{name} ({reason})"),
         Event::Kept { kind, name, reason } => format!("kept {kind}/{name} ({reason})"),
         Event::Remains { kind, name, why } => format!("NOT deleted {kind}/{name}: {why}"),
+        Event::Checked { kind, name, error: None } => format!("{kind}/{name}: accepted (dry run)"),
+        Event::Checked { kind, name, error: Some(error) } => format!("{kind}/{name}: refused (dry run): {error}"),
     };
     println!("{line}");
 }

@@ -70,6 +70,8 @@ pub enum Event {
     PhaseEnded { phase: Step, outcome: Outcome, message: String },
     Deleted { kind: String, name: String, reason: String },
     Kept { kind: String, name: String, reason: String },
+    /// A dry run's answer for one object (see [`Engine::dry_run`]): None when the server accepts it.
+    Checked { kind: String, name: String, error: Option<String> },
     /// Cleanup could not confirm this object gone.
     Remains { kind: String, name: String, why: String },
 }
@@ -111,11 +113,12 @@ pub struct Engine<'a, T> {
     run: &'a RunIdentity,
     events: &'a mut dyn FnMut(Event),
     resume: bool,
+    dry_run: bool,
 }
 
 impl<'a, T: Transport> Engine<'a, T> {
     pub fn new(client: &'a Client<T>, cell: &'a Cell, run: &'a RunIdentity, events: &'a mut dyn FnMut(Event)) -> Self {
-        Engine { client, cell, run, events, resume: false }
+        Engine { client, cell, run, events, resume: false, dry_run: false }
     }
 
     /// Follows a run that was started before (a page reload lost it) instead of starting it:
@@ -124,6 +127,15 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// consumer exists is done; then the run is followed and its plan applied as usual.
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// Validates instead of running: the checks a run makes before its first create (serving
+    /// API, source Secrets, an existing deployment), then every object with the server
+    /// (`dryRun=All`), each answer a `Checked` event; nothing is created. The report's outcome is
+    /// Succeeded when the server accepts every object, Failed otherwise.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
         self
     }
 
@@ -179,6 +191,15 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
+    /// What every run checks first; fills the credential Secrets. True when the deploy
+    /// replaces an existing InferenceService.
+    async fn preflight(&self, objects: &mut [Manifest]) -> Result<bool, EngineError> {
+        let names = Names::new(&self.cell.model.id, &self.run.run_id);
+        self.check_serving_api().await?;
+        credentials::fill(self.client, self.cell, &names, objects).await?;
+        self.check_existing_deployment(objects).await
+    }
+
     async fn drive(
         &mut self,
         mut objects: Vec<Manifest>,
@@ -186,16 +207,26 @@ impl<'a, T: Transport> Engine<'a, T> {
         created: &mut Vec<ObjectRef>,
         following: &mut bool,
     ) -> Result<RunReport, EngineError> {
-        let names = Names::new(&self.cell.model.id, &self.run.run_id);
-        self.check_serving_api().await?;
-        credentials::fill(self.client, self.cell, &names, &mut objects).await?;
-        let replace = self.check_existing_deployment(&objects).await?;
+        let replace = self.preflight(&mut objects).await?;
         // Every object validated by the server before the first is created.
         let mut existing: Vec<(String, String)> = Vec::new();
+        let mut refused = 0;
         for object in &objects {
-            if self.create(object, replace, true).await? {
+            let answer = self.create(object, replace, true).await;
+            if self.dry_run {
+                let error = answer.err().map(|e| e.to_string());
+                refused += usize::from(error.is_some());
+                self.emit(Event::Checked { kind: object.kind.clone(), name: object.name.clone(), error });
+            } else if answer? {
                 existing.push((object.kind.clone(), object.name.clone()));
             }
+        }
+        if self.dry_run {
+            let (outcome, message) = match refused {
+                0 => (Outcome::Succeeded, "the cluster accepts every object; nothing was created".into()),
+                n => (Outcome::Failed, format!("the cluster refused {n} of {} object(s); nothing was created", objects.len())),
+            };
+            return Ok(RunReport { run_id: self.run.run_id.to_string(), outcome, phase: self.cell.step_kind(), message, created: Vec::new(), plan: Vec::new(), cleanup: None });
         }
         if self.resume && existing.is_empty() {
             return Err(EngineError::NothingToResume { run_id: self.run.run_id.to_string(), namespace: self.namespace().into() });

@@ -590,6 +590,31 @@ describe("kaptain wasm package against a cluster", { skip: noCluster }, () => {
     assert.deepEqual(objectsOfRun(runId), []);
   });
 
+  test("dryRun validates every object with the cluster and creates nothing", async () => {
+    const runId = `wv${suffix}`;
+    const events = [];
+    const report = await kaptain.apply(trainCell(1), { ...cluster(), runId, dryRun: true }, (event) => events.push(event));
+    assert.equal(report.outcome, "succeeded", report.message);
+    assert.deepEqual(report.created, []);
+    assert.deepEqual(report.plan, []);
+    const checked = events.filter((e) => e.event === "checked");
+    assert.deepEqual(
+      checked.map((e) => `${e.kind} ${e.error}`),
+      ["Secret null", "Secret null", "Job null", "TFJob null"],
+    );
+    assert.ok(!events.some((e) => e.event === "created" || e.event === "validated"));
+    // Refused by the API server (annotations over 256 KiB), each answer naming its object.
+    const notebook = "x".repeat(300000);
+    const refusedEvents = [];
+    const refused = await kaptain.apply(trainCell(1), { ...cluster(), runId, notebook, dryRun: true }, (event) => refusedEvents.push(event));
+    assert.equal(refused.outcome, "failed");
+    assert.match(refused.message, /^the cluster refused 4 of 4 object\(s\); nothing was created$/);
+    const errors = refusedEvents.filter((e) => e.event === "checked").map((e) => e.error);
+    assert.ok(errors.every((e) => /is invalid: .*metadata\.annotations: Too long/.test(e)), errors.join("\n"));
+    assert.match(errors[3], new RegExp(`TFJob.kubeflow.org "test-browser-${runId}"`));
+    assert.deepEqual(objectsOfRun(runId), []);
+  });
+
   test("a missing source Secret is reported before anything is created", async () => {
     const runId = `wm${suffix}`;
     const cell = trainCell(1) + "  registry_credentials_secret: no-such-secret\n";
