@@ -2,7 +2,7 @@
 // cases check (listed by label with kubectl, never through the extension), notebooks with
 // %%kaptain cells, and the DOM contract of the cell output and the panel.
 import { expect, galata, IJupyterLabPageFixture, test as base } from '@jupyterlab/galata';
-import type { APIRequestContext, Locator, Page } from '@playwright/test';
+import type { APIRequestContext, BrowserContext, Locator, Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -279,4 +279,158 @@ export async function acceptDialogIfAny(page: Page, timeout = 2_000): Promise<vo
     return;
   }
   await accept.click();
+}
+
+// ------------------------------------------------------------------ helpers of 05 and 06
+
+/** Waits for a confirmation dialog whose accept button says `label`, and accepts it. */
+export async function confirmDialog(page: Page, label: string, timeout = 10_000): Promise<void> {
+  const accept = page.locator('.jp-Dialog .jp-mod-accept');
+  await expect(accept).toBeVisible({ timeout });
+  await expect(accept).toHaveText(label);
+  await accept.click();
+  await expect(page.locator('.jp-Dialog')).toHaveCount(0);
+}
+
+/** "Kind/name" of every object the cluster holds for the run, pods aside (they go with their Job). */
+export function runObjectRefs(runId: string): string[] {
+  return runObjects(runId)
+    .filter(o => o.kind !== 'Pod')
+    .map(o => `${o.kind}/${o.name}`)
+    .sort();
+}
+
+/** A `DELETE` the page sent through /kube/ on a collection, by label selector. */
+export interface CollectionDelete {
+  /** The collection's path below /kube/, e.g. /api/v1/namespaces/ns/secrets. */
+  path: string;
+  selector: string;
+}
+
+/**
+ * Records every DELETE by label selector that the pages of `context` send through /kube/
+ * (the page, other tabs, workers). `of(runId)` gives those of one run's selector.
+ */
+export function recordCollectionDeletes(context: BrowserContext): { of(runId: string): CollectionDelete[] } {
+  const seen: CollectionDelete[] = [];
+  context.on('request', request => {
+    if (request.method() !== 'DELETE') {
+      return;
+    }
+    const url = new URL(request.url());
+    const at = url.pathname.indexOf('/kube/');
+    const selector = url.searchParams.get('labelSelector');
+    if (at >= 0 && selector) {
+      seen.push({ path: url.pathname.slice(at + '/kube'.length), selector });
+    }
+  });
+  return {
+    of: runId => seen.filter(d => d.selector.split(',').includes(`${RUN_ID_LABEL}=${runId}`))
+  };
+}
+
+/** How many times each collection was sent a DELETE, by path. */
+export function countByPath(deletes: CollectionDelete[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const d of deletes) {
+    counts[d.path] = (counts[d.path] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** What cell `index`'s cleanup summary lists as deleted, as "Kind/name". */
+export async function cleanupDeleted(page: Page, index: number): Promise<string[]> {
+  const items = await runOutput(page, index).locator('.kaptain-cleanup-deleted').allTextContents();
+  return items.map(text => text.trim().replace(/^deleted (\S+) (\S+)$/, '$1/$2')).sort();
+}
+
+/** The objects cell `index`'s output lists (its `.kaptain-object` rows), as "Kind/name". */
+export async function outputObjects(page: Page, index: number): Promise<string[]> {
+  return runOutput(page, index)
+    .locator('.kaptain-object')
+    .evaluateAll(rows => rows.map(row => `${(row as HTMLElement).dataset.kind}/${(row as HTMLElement).dataset.name}`))
+    .then(refs => refs.sort());
+}
+
+/**
+ * The values a Secret holds, as they could show up in text: each value base64-encoded (as in
+ * `data`) and decoded, and inside a docker config the password and the auth (both encodings).
+ */
+export function secretNeedles(name: string, namespace = NAMESPACE): string[] {
+  const secret = JSON.parse(kubectl(['get', 'secret', name, '-n', namespace, '-o', 'json']));
+  const needles = new Set<string>();
+  const add = (value: unknown) => {
+    if (typeof value === 'string' && value.length >= 6) {
+      needles.add(value);
+      needles.add(Buffer.from(value).toString('base64').replace(/=+$/, ''));
+    }
+  };
+  for (const encoded of Object.values<string>(secret.data ?? {})) {
+    needles.add(encoded.replace(/=+$/, ''));
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    add(decoded);
+    try {
+      const config = JSON.parse(decoded);
+      for (const auth of Object.values<any>(config.auths ?? {})) {
+        add(auth.password);
+        add(auth.auth);
+        if (typeof auth.auth === 'string') {
+          add(Buffer.from(auth.auth, 'base64').toString('utf8'));
+        }
+      }
+    } catch {
+      // Not a docker config.
+    }
+  }
+  return [...needles];
+}
+
+/** The source Secrets scripts/test-extension seeds (their values must never show). */
+export const SEEDED_SECRETS = ['kaptain-registry-credentials', 'kaptain-s3-credentials'];
+
+/** Revisions of a Knative Service in the cluster: name -> traffic percent (the Route's status). */
+export function revisionsInCluster(knativeService: string, namespace = NAMESPACE): Record<string, number> {
+  const list = JSON.parse(
+    kubectl([
+      'get',
+      'revisions.serving.knative.dev',
+      '-n',
+      namespace,
+      '-l',
+      `serving.knative.dev/service=${knativeService}`,
+      '-o',
+      'json'
+    ])
+  );
+  let traffic: any[] = [];
+  try {
+    const route = JSON.parse(kubectl(['get', 'routes.serving.knative.dev', knativeService, '-n', namespace, '-o', 'json']));
+    traffic = route.status?.traffic ?? [];
+  } catch {
+    // No Route yet.
+  }
+  const result: Record<string, number> = {};
+  for (const item of list.items as any[]) {
+    const name = item.metadata.name;
+    result[name] = traffic.filter(t => t.revisionName === name).reduce((sum, t) => sum + (t.percent ?? 0), 0);
+  }
+  return result;
+}
+
+/** A deploy cell (the simulator, a test double, makes it ready after `delay` s). */
+export function deployCell(options: { model: string; memory: string; delay?: number }): string {
+  return [
+    '%%kaptain deploy --replace',
+    'model:',
+    `  id: ${options.model}`,
+    '  version: "1"',
+    '  framework: tensorflow',
+    '  framework_version: "2.5.0"',
+    '  labels:',
+    `    kaptain-sim/delay-seconds: "${options.delay ?? 1}"`,
+    `model_uri: s3://kaptain/models/${options.model}/1`,
+    'cpu: 1',
+    `memory: ${options.memory}`,
+    ''
+  ].join('\n');
 }
