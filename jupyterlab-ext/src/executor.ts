@@ -12,7 +12,7 @@ import type { CodeCell, ICodeCellModel } from '@jupyterlab/cells';
 import { INotebookCellExecutor, INotebookTracker, runCell as defaultRunCell } from '@jupyterlab/notebook';
 
 import { errorMessage, RunsModel } from './runs';
-import { errorOutput, RUN_MIME, runOutput } from './output';
+import { ErrorCause, errorOutput, RUN_MIME, runOutput } from './output';
 import { IKaptainCore, IKaptainRuns } from './tokens';
 
 /** The cell magic: the first non-blank text of the cell, followed by a blank or the end. */
@@ -149,10 +149,10 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
     model.executionState = 'running';
     model.trusted = true;
 
-    const fail = (message: string) => {
+    const fail = (message: string, cause: ErrorCause) => {
       if (!cell.isDisposed) {
         model.outputs.clear();
-        model.outputs.add(errorOutput(message, source));
+        model.outputs.add(errorOutput(message, source, cause));
         model.executionState = 'idle';
       }
       onCellExecuted({ cell, success: false });
@@ -162,13 +162,18 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
     // Parse first: an invalid cell creates nothing.
     let summary;
     let notebook: string;
+    let wasm, cluster, env, settings;
     try {
       notebook = await this.notebookPath(options);
-      const wasm = await core.wasm();
-      const [cluster, env, settings] = await Promise.all([core.cluster(), core.env(), core.settings()]);
+      wasm = await core.wasm();
+      [cluster, env, settings] = await Promise.all([core.cluster(), core.env(), core.settings()]);
+    } catch (reason) {
+      return fail(errorMessage(reason), 'setup'); // the wasm, a chunk or the server: not the cell
+    }
+    try {
       summary = wasm.parse(source, { namespace: cluster.namespace, env, settings, notebook, cellId });
     } catch (reason) {
-      return fail(errorMessage(reason));
+      return fail(errorMessage(reason), 'cell');
     }
 
     const done = runs.start({ cell: source, summary, notebook, cellId });

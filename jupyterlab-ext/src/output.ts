@@ -35,6 +35,17 @@ export interface CellErrorData {
   column?: number;
   /** The offending line of the cell. */
   excerpt?: string;
+  /** What went wrong: the cell itself (the default), or starting the run (the wasm, the server). */
+  cause?: ErrorCause;
+}
+
+export type ErrorCause = 'cell' | 'setup';
+
+/** The first line of an error output, saying whose fault it is and that nothing was created. */
+export function errorTitle(cause: ErrorCause = 'cell'): string {
+  return cause === 'setup'
+    ? 'kaptain: the run could not start; nothing was created.'
+    : 'kaptain: the cell is not valid; nothing was created.';
 }
 
 /** A display_data output (nbformat), as the executor adds it to the cell. */
@@ -93,9 +104,9 @@ export function locateError(message: string, cell?: string): CellErrorData {
   return data;
 }
 
-export function errorOutput(message: string, cell?: string): DisplayData {
-  const data = locateError(message, cell);
-  let text = `kaptain: the cell is not valid, nothing was created.\n${message}`;
+export function errorOutput(message: string, cell?: string, cause: ErrorCause = 'cell'): DisplayData {
+  const data = cause === 'cell' ? locateError(message, cell) : { message };
+  let text = `${errorTitle(cause)}\n${message}`;
   if (data.excerpt !== undefined && data.column) {
     text += `\n  ${data.line} | ${data.excerpt}\n  ${' '.repeat(String(data.line).length)} | ${' '.repeat(
       Math.max(0, data.column - 1)
@@ -104,7 +115,7 @@ export function errorOutput(message: string, cell?: string): DisplayData {
   return {
     output_type: 'display_data',
     data: {
-      [ERROR_MIME]: { message: data.message, line: data.line, column: data.column, excerpt: data.excerpt },
+      [ERROR_MIME]: { message: data.message, line: data.line, column: data.column, excerpt: data.excerpt, cause },
       'text/plain': text
     },
     metadata: {}
@@ -380,7 +391,7 @@ export function renderCellError(node: HTMLElement, data: CellErrorData): void {
   node.textContent = '';
   node.classList.add('kaptain-cell-error');
   const error = el('div', 'kaptain-error');
-  error.append(el('div', 'kaptain-error-title', 'kaptain: the cell is not valid; nothing was created.'));
+  error.append(el('div', 'kaptain-error-title', errorTitle(data.cause)));
   error.append(el('div', 'kaptain-error-message', data.message));
   if (data.excerpt !== undefined && data.line) {
     const where = el('pre', 'kaptain-error-excerpt');
@@ -460,7 +471,8 @@ export class CellErrorRenderer extends Widget implements IRenderMime.IRenderer {
       message: String(data?.message ?? ''),
       line: typeof data?.line === 'number' ? data.line : undefined,
       column: typeof data?.column === 'number' ? data.column : undefined,
-      excerpt: typeof data?.excerpt === 'string' ? data.excerpt : undefined
+      excerpt: typeof data?.excerpt === 'string' ? data.excerpt : undefined,
+      cause: data?.cause === 'setup' ? 'setup' : 'cell'
     });
     return Promise.resolve();
   }

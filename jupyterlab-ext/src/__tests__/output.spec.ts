@@ -143,4 +143,17 @@ describe('cell error output', () => {
   it('keeps a message without a position', () => {
     expect(locateError('cannot reach the cluster')).toEqual({ message: 'cannot reach the cluster' });
   });
+
+  it('does not blame the cell when the run could not start', () => {
+    const out = errorOutput('Loading chunk 608 failed', cell, 'setup');
+    expect(out.data['text/plain']).toMatch(/^kaptain: the run could not start; nothing was created\./);
+    const node = document.createElement('div');
+    renderCellError(node, out.data[ERROR_MIME] as any);
+    expect(node.querySelector('.kaptain-error-title')!.textContent).toBe(
+      'kaptain: the run could not start; nothing was created.'
+    );
+    expect(node.querySelector('.kaptain-error-excerpt')).toBeNull();
+    renderCellError(node, errorOutput(message, cell).data[ERROR_MIME] as any);
+    expect(node.querySelector('.kaptain-error-title')!.textContent).toContain('the cell is not valid');
+  });
 });
