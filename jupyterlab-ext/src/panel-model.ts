@@ -78,7 +78,8 @@ export function mergeRuns(
     }));
     merged.push({
       runId: run.run_id,
-      step: run.step || record?.step || '',
+      // The cell's step (a train run mid-build shows train); the cluster knows only the last reached.
+      step: record?.step || run.step || '',
       modelId: run.model_id || record?.modelId || '',
       notebook: run.notebook ?? (record?.notebook || null),
       cellId: run.cell_id ?? (record?.cellId || null),

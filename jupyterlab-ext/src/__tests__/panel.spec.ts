@@ -110,6 +110,12 @@ describe('mergeRuns', () => {
     expect(merged[0]).toMatchObject({ status: 'cleaning', local: true, live: true });
   });
 
+  it("shows the cell's step while a train run is still building", () => {
+    const building = summary('r1', { step: 'build', status: 'Running' });
+    expect(mergeRuns([building], [], 'team', NOW)[0].step).toBe('build');
+    expect(mergeRuns([building], [record('r1', { step: 'train' })], 'team', NOW)[0].step).toBe('train');
+  });
+
   it('keeps the cluster status once the record has ended', () => {
     const merged = mergeRuns([summary('r1', { status: 'Failed' })], [record('r1', { state: 'failed' })], 'team', NOW);
     expect(merged[0]).toMatchObject({ status: 'failed', local: true, live: false });
