@@ -2,6 +2,8 @@
 // or clean runs that were live (DESIGN §3). It stores RunRecord fields only, copied field by
 // field: whatever else an object carries (a Secret's data, a token, an error's cause) never
 // reaches the storage. Pod logs are not stored either (they are fetched again while a run lives).
+// Every tab of the browser shares it; a tab writes only the runs it follows or cleans up
+// (runs.ts) and hears of the others' writes through `watch`.
 import type { ObjectRef, Outcome } from 'kaptain-wasm';
 import type { RunObjectView, RunRecord, RunState } from './tokens';
 
@@ -149,5 +151,22 @@ export class Ledger {
       // Storage full or denied: the runs still live in memory.
     }
     return stored;
+  }
+
+  /**
+   * Calls `listener` when another tab changed the ledger (the browser's `storage` event, which
+   * the tab that wrote does not get); returns the unsubscribe.
+   */
+  watch(listener: () => void): () => void {
+    if (typeof window === 'undefined' || !this.storage) {
+      return () => undefined;
+    }
+    const onStorage = (event: StorageEvent) => {
+      if (event.storageArea === this.storage && (event.key === this.key || event.key === null)) {
+        listener();
+      }
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
   }
 }

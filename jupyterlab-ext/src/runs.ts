@@ -2,7 +2,9 @@
 // wasm core's apply(); each has an AbortController whose abort is the interruption (the core
 // then deletes everything of the run and resolves with outcome "interrupted"). The ledger
 // (ledger.ts) keeps the records across reloads; a run that was live when the page went away is
-// followed again with apply(..., { resume: true }).
+// followed again with apply(..., { resume: true }). The tabs of the browser share the ledger;
+// exactly one follows a run, the one holding the run's lock (locks.ts): the others show it from
+// the ledger and hand their interrupts of it to that tab.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -10,7 +12,18 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { ApplyOptions, CellSummary, RunEvent, RunReport } from 'kaptain-wasm';
 import { installInterruptHooks } from './interrupts';
-import { isLive, Ledger } from './ledger';
+import { isLive, Ledger, toStored } from './ledger';
+import {
+  browserRunLocks,
+  browserTabChannel,
+  ManagedRunLocks,
+  NO_CHANNEL,
+  PageLockManager,
+  RunLease,
+  RunLocks,
+  TabChannel,
+  TabMessage
+} from './locks';
 import { createRendererFactories, phaseProgress } from './output';
 import { IKaptainCore, IKaptainRuns, RunObjectView, RunRecord } from './tokens';
 
@@ -137,6 +150,13 @@ export interface StartOptions {
   cellId: string;
 }
 
+/**
+ * How long a tab that waited for another tab's run lock gives that tab's last ledger write to
+ * arrive before it reads the ledger (ms): the write precedes the release, but the storage event
+ * and the lock grant travel separately.
+ */
+export const TAKEOVER_GRACE = 500;
+
 interface Follower {
   controller: AbortController;
   /** When the interruption was asked for (ms since the epoch), once. */
@@ -145,17 +165,64 @@ interface Follower {
   done: Promise<RunRecord>;
 }
 
+/**
+ * A run of the ledger this tab neither follows nor cleans up, whose lock it asked for: granted
+ * at once (nobody follows it: this tab resumes it, or cleans it up when that was asked for), or
+ * held by another tab, which follows it (this tab waits for that tab to let go: the run ended
+ * there, or the tab went away and this one takes over).
+ */
+interface Claim {
+  /** An interrupt or a cleanup was asked for: clean up instead of following. */
+  why?: string;
+  /** Another tab holds the run's lock; this tab waits for it. */
+  elsewhere: boolean;
+  /** Resolves when this tab followed the run to its end, or as soon as another tab has it. */
+  settled: Promise<RunRecord | undefined>;
+  /** Resolves when this tab is done with the run (followed or cleaned up here, or ended elsewhere). */
+  done: Promise<void>;
+}
+
+const delay = (ms: number): Promise<void> =>
+  ms > 0 ? new Promise(resolve => setTimeout(resolve, ms)) : Promise.resolve();
+
+const sameRecord = (a: RunRecord, b: RunRecord): boolean =>
+  JSON.stringify(toStored(a)) === JSON.stringify(toStored(b));
+
+export interface RunsModelOptions {
+  ledger?: Ledger;
+  now?: () => number;
+  logInterval?: number;
+  /** Which tab follows a run (the browser's Web Locks in the plugin; one page's by default). */
+  locks?: RunLocks;
+  /** Reaches the other tabs (a BroadcastChannel in the plugin; none by default). */
+  channel?: TabChannel;
+  /** See TAKEOVER_GRACE. */
+  takeoverGrace?: number;
+}
+
+/**
+ * The runs of the ledger, shared by the tabs of the browser. A run is followed by exactly one
+ * tab, the one holding its lock (locks.ts): the tab where its cell ran, or after that tab went
+ * away the first one to take the lock (a reload, another tab). Every tab shows every run; one
+ * that does not follow a run takes its record from the ledger (the `storage` event), never
+ * writes it, and hands an interrupt of it to the tab that follows it.
+ */
 export class RunsModel implements IKaptainRuns {
   constructor(
     private core: IKaptainCore,
-    options: { ledger?: Ledger; now?: () => number; logInterval?: number } = {}
+    options: RunsModelOptions = {}
   ) {
     this._ledger = options.ledger ?? new Ledger();
     this._now = options.now ?? Date.now;
     this._logInterval = options.logInterval ?? LOG_INTERVAL;
+    this._locks = options.locks ?? new ManagedRunLocks(new PageLockManager());
+    this._channel = options.channel ?? NO_CHANNEL;
+    this._grace = options.takeoverGrace ?? TAKEOVER_GRACE;
     for (const record of this._ledger.load()) {
       this._records.set(record.runId, record);
     }
+    this._unwatch = this._ledger.watch(() => this.sync());
+    this._unlisten = this._channel.listen(message => this.onMessage(message));
   }
 
   get changed(): ISignal<IKaptainRuns, RunRecord> {
@@ -179,6 +246,11 @@ export class RunsModel implements IKaptainRuns {
     return this._followers.has(runId);
   }
 
+  /** Whether another tab of the browser holds the run (follows it, or cleans it up). */
+  isFollowedElsewhere(runId: string): boolean {
+    return this._claims.get(runId)?.elsewhere ?? false;
+  }
+
   /**
    * Starts a run and follows it to its end: resolves with the ended record (also when it was
    * interrupted or failed), never rejects.
@@ -199,16 +271,23 @@ export class RunsModel implements IKaptainRuns {
       objects: []
     };
     this._records.set(record.runId, record);
-    this.emit(record);
-    return this.follow(record, false);
+    // The ledger gets the run once this tab holds its lock (follow): a tab that then sees it
+    // there finds it held.
+    const done = this.follow(record, false, this._locks.acquire(record.runId, true));
+    this._changed.emit(record);
+    return done;
   }
 
-  /** Follows again, after a reload, every run the ledger holds as live. */
+  /**
+   * Follows again every run the ledger holds as live that no tab follows (their tab went away:
+   * a reload, a closed tab). Runs another tab follows are shown, not followed: this tab takes
+   * them over if that tab goes away first. From now on the same holds for the runs other tabs
+   * start. Resolves when the runs followed here ended.
+   */
   resumeAll(): Promise<RunRecord[]> {
-    return Promise.all(
-      this.live()
-        .filter(record => !this._followers.has(record.runId))
-        .map(record => this.follow(record, true))
+    this._watching = true;
+    return Promise.all(this.unclaimed().map(record => this.claim(record.runId).settled)).then(records =>
+      records.filter((r): r is RunRecord => !!r)
     );
   }
 
@@ -221,20 +300,7 @@ export class RunsModel implements IKaptainRuns {
       if (options.before !== undefined && record.startedAt > options.before) {
         continue; // started after what interrupted (e.g. Restart and Run All's new run)
       }
-      const follower = this._followers.get(record.runId);
-      if (follower) {
-        if (follower.interruptedAt === undefined) {
-          follower.interruptedAt = this._now();
-          follower.why = why;
-          record.state = 'cleaning';
-          record.message = `Interrupted (${why}): deleting everything of the run…`;
-          this.emit(record);
-          follower.controller.abort(new DOMException(why, 'AbortError'));
-        }
-        waits.push(follower.done);
-      } else {
-        waits.push(this.cleanup(record.runId));
-      }
+      waits.push(this.interruptRun(record.runId, why));
     }
     return Promise.all(waits).then(() => undefined);
   }
@@ -242,10 +308,7 @@ export class RunsModel implements IKaptainRuns {
   async cleanup(runId: string): Promise<void> {
     const follower = this._followers.get(runId);
     if (follower) {
-      const record = this._records.get(runId);
-      if (record) {
-        await this.interrupt(record.notebook, 'cleanup asked for');
-      }
+      await this.interruptRun(runId, 'cleanup asked for');
       await follower.done;
       return;
     }
@@ -253,9 +316,7 @@ export class RunsModel implements IKaptainRuns {
     if (running) {
       return running;
     }
-    const cleaning = this.cleanupNow(runId).finally(() => this._cleanups.delete(runId));
-    this._cleanups.set(runId, cleaning);
-    return cleaning;
+    return this.claim(runId, 'cleanup asked for').done;
   }
 
   forget(runId: string): void {
@@ -270,11 +331,184 @@ export class RunsModel implements IKaptainRuns {
     this._changed.emit(record);
   }
 
+  /**
+   * Takes what other tabs stored: the runs this tab neither follows nor cleans up, as the
+   * ledger holds them (added, changed, removed). Called on the ledger's `storage` event.
+   */
+  sync(): void {
+    const stored = this._ledger.load();
+    const seen = new Set<string>();
+    const changed: RunRecord[] = [];
+    for (const theirs of stored) {
+      const id = theirs.runId;
+      seen.add(id);
+      if (this._forgotten.has(id) || this.writes(id)) {
+        continue;
+      }
+      const mine = this._records.get(id);
+      if (mine && sameRecord(mine, theirs)) {
+        continue;
+      }
+      this._records.set(id, theirs);
+      changed.push(theirs);
+    }
+    for (const [id, mine] of [...this._records]) {
+      if (!seen.has(id) && !this.writes(id)) {
+        this._records.delete(id);
+        changed.push(mine);
+      }
+    }
+    for (const record of changed) {
+      this._changed.emit(record);
+    }
+    if (this._watching) {
+      // Runs another tab started: shown, and taken over if that tab goes away.
+      for (const record of this.unclaimed()) {
+        this.claim(record.runId);
+      }
+    }
+  }
+
   dispose(): void {
     for (const timer of this._logTimers.values()) {
       clearInterval(timer);
     }
     this._logTimers.clear();
+    this._unwatch();
+    this._unlisten();
+    this._channel.close?.();
+  }
+
+  /** Live runs this tab neither follows, cleans up, nor asked the lock of. */
+  private unclaimed(): RunRecord[] {
+    return this.live().filter(
+      r => !this.writes(r.runId) && !this._claims.has(r.runId) && !this._forgotten.has(r.runId)
+    );
+  }
+
+  /** Whether this tab writes the run's record: it follows it or cleans it up. */
+  private writes(runId: string): boolean {
+    return this._followers.has(runId) || this._cleanups.has(runId);
+  }
+
+  /** Interrupts one run, once, wherever it is followed. */
+  private interruptRun(runId: string, why: string): Promise<unknown> {
+    const follower = this._followers.get(runId);
+    if (follower) {
+      const record = this._records.get(runId);
+      if (follower.interruptedAt === undefined) {
+        follower.interruptedAt = this._now();
+        follower.why = why;
+        if (record) {
+          record.state = 'cleaning';
+          record.message = `Interrupted (${why}): deleting everything of the run…`;
+          this.emit(record);
+        }
+        follower.controller.abort(new DOMException(why, 'AbortError'));
+      }
+      return follower.done;
+    }
+    const cleaning = this._cleanups.get(runId);
+    if (cleaning) {
+      return cleaning;
+    }
+    // Followed by another tab (which hears of the interrupt too, and is asked to), or by none.
+    return this.claim(runId, why).done;
+  }
+
+  /** Asks the tab that follows the run to interrupt it (see Claim). */
+  private askOwner(runId: string, why: string): void {
+    this._channel.post({ type: 'interrupt', runId, why: `${why}, in another tab` });
+  }
+
+  private onMessage(message: TabMessage): void {
+    if (message.type === 'interrupt' && this._followers.has(message.runId)) {
+      void this.interruptRun(message.runId, message.why).catch(() => undefined);
+    }
+  }
+
+  /** Asks for the run's lock (once per run at a time; see Claim). */
+  private claim(runId: string, why?: string): Claim {
+    const existing = this._claims.get(runId);
+    if (existing) {
+      if (why !== undefined && existing.why === undefined) {
+        existing.why = why;
+        if (existing.elsewhere) {
+          this.askOwner(runId, why);
+        }
+      }
+      return existing;
+    }
+    let settle!: (value: RunRecord | undefined | Promise<RunRecord | undefined>) => void;
+    const claim: Claim = {
+      why,
+      elsewhere: false,
+      settled: new Promise(resolve => (settle = resolve)),
+      done: Promise.resolve()
+    };
+    this._claims.set(runId, claim);
+    claim.done = (async () => {
+      let lease: RunLease | null = null;
+      try {
+        lease = await this._locks.acquire(runId, false);
+        if (!lease) {
+          claim.elsewhere = true;
+          if (claim.why !== undefined) {
+            this.askOwner(runId, claim.why);
+          }
+          settle(this._records.get(runId));
+          lease = await this._locks.acquire(runId, true);
+          claim.elsewhere = false;
+          if (!lease) {
+            return; // a waiting request is granted or fails, never refused
+          }
+          // That tab let go: the run ended there (its last state is on its way to the ledger),
+          // or the tab went away and the run is this tab's now.
+          await delay(this._grace);
+          this.sync();
+          const ended = this._records.get(runId);
+          if (!ended || !isLive(ended)) {
+            return;
+          }
+        }
+        const record = this._records.get(runId);
+        if (!record || this._forgotten.has(runId)) {
+          return;
+        }
+        this._claims.delete(runId);
+        const held = lease;
+        lease = null; // the follower or the cleanup releases it
+        if (claim.why !== undefined || record.state === 'cleaning') {
+          const cleaning = this.cleanupHere(runId, held);
+          settle(cleaning.then(() => record, () => record));
+          await cleaning;
+        } else if (isLive(record)) {
+          const followed = this.follow(record, true, held);
+          settle(followed);
+          await followed;
+        } else {
+          held.release();
+        }
+      } finally {
+        lease?.release();
+        if (this._claims.get(runId) === claim) {
+          this._claims.delete(runId);
+        }
+        settle(this._records.get(runId));
+      }
+    })();
+    claim.done.catch(() => undefined); // reported to whoever waits for it
+    return claim;
+  }
+
+  /** Cleans the run up in this tab, which holds its lock (released when done). */
+  private cleanupHere(runId: string, lease: RunLease): Promise<void> {
+    const cleaning = this.cleanupNow(runId).finally(() => {
+      this._cleanups.delete(runId);
+      lease.release();
+    });
+    this._cleanups.set(runId, cleaning);
+    return cleaning;
   }
 
   private async cleanupNow(runId: string): Promise<void> {
@@ -330,12 +564,21 @@ export class RunsModel implements IKaptainRuns {
     }
   }
 
-  private follow(record: RunRecord, resume: boolean): Promise<RunRecord> {
+  private follow(
+    record: RunRecord,
+    resume: boolean,
+    leased: RunLease | Promise<RunLease | null>
+  ): Promise<RunRecord> {
     const controller = new AbortController();
     const follower: Follower = { controller, done: Promise.resolve(record) };
     this._followers.set(record.runId, follower);
     follower.done = (async () => {
+      // Without the lock (a failing lock manager) the run is still followed, uncoordinated.
+      const lease = await Promise.resolve(leased).catch(() => null);
       try {
+        if (!resume && this._records.has(record.runId)) {
+          this.save(record);
+        }
         const wasm = await this.core.wasm();
         const [cluster, env, settings] = await Promise.all([
           this.core.cluster(),
@@ -380,6 +623,8 @@ export class RunsModel implements IKaptainRuns {
       if (this._records.has(record.runId)) {
         this.emit(record);
       }
+      // Only now (the end is in the ledger) may another tab take the run.
+      lease?.release();
       return record;
     })();
     return follower.done;
@@ -439,26 +684,42 @@ export class RunsModel implements IKaptainRuns {
 
   private emit(record: RunRecord, save = true): void {
     if (save) {
-      this.save();
+      this.save(record);
     }
     this._changed.emit(record);
   }
 
-  /** Writes the ledger, keeping what other tabs stored (runs this page does not hold). */
-  private save(): void {
-    const mine = new Set(this._records.keys());
-    const others = this._ledger
-      .load()
-      .filter(r => !mine.has(r.runId) && !this._forgotten.has(r.runId));
-    this._ledger.save([...this._records.values(), ...others]);
+  /**
+   * Writes the ledger: the runs this tab follows or cleans up, and `changed`, as this tab has
+   * them; every other run as the ledger holds it (another tab's word, never a stale copy of it).
+   */
+  private save(changed?: RunRecord): void {
+    const mine = (id: string) => this.writes(id) || changed?.runId === id;
+    const stored = this._ledger.load().filter(r => !this._forgotten.has(r.runId));
+    const ids = new Set(stored.map(r => r.runId));
+    const records = stored.map(r => (mine(r.runId) && this._records.get(r.runId)) || r);
+    for (const [id, record] of this._records) {
+      if (!ids.has(id) && mine(id)) {
+        records.push(record);
+      }
+    }
+    this._ledger.save(records);
   }
 
   private _ledger: Ledger;
   private _now: () => number;
   private _logInterval: number;
+  private _locks: RunLocks;
+  private _channel: TabChannel;
+  private _grace: number;
+  private _unwatch: () => void;
+  private _unlisten: () => void;
+  /** Set by resumeAll: runs other tabs start are claimed (taken over if their tab goes away). */
+  private _watching = false;
   private _records = new Map<string, RunRecord>();
   private _followers = new Map<string, Follower>();
   private _cleanups = new Map<string, Promise<void>>();
+  private _claims = new Map<string, Claim>();
   private _forgotten = new Set<string>();
   private _logTimers = new Map<string, ReturnType<typeof setInterval>>();
   private _changed = new Signal<IKaptainRuns, RunRecord>(this);
@@ -475,7 +736,9 @@ export const runsPlugin: JupyterFrontEndPlugin<IKaptainRuns> = {
   optional: [IRenderMimeRegistry],
   provides: IKaptainRuns,
   activate: (app: JupyterFrontEnd, core: IKaptainCore, rendermime: IRenderMimeRegistry | null): IKaptainRuns => {
-    const runs = new RunsModel(core);
+    // One tab follows a run: the browser's Web Locks say which, a BroadcastChannel carries
+    // interrupts to it (locks.ts).
+    const runs = new RunsModel(core, { locks: browserRunLocks(), channel: browserTabChannel() });
     if (rendermime) {
       for (const factory of createRendererFactories(runs)) {
         rendermime.addFactory(factory, 0);
@@ -486,7 +749,8 @@ export const runsPlugin: JupyterFrontEndPlugin<IKaptainRuns> = {
       .catch(() => null)
       .then(tracker => {
         installInterruptHooks(app, tracker ?? null, runs);
-        // Runs that were live when the page went away: follow them again.
+        // Runs that were live when their page went away: follow them again (those another
+        // tab follows: show them, and take them over if that tab goes away).
         return runs.resumeAll();
       })
       .catch(reason => console.error('kaptain: could not follow the runs of the ledger', reason));

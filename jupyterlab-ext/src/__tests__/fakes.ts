@@ -1,5 +1,8 @@
-// Test doubles shared by the specs: an in-memory Storage, a RunRecord, a fake wasm core.
+// Test doubles shared by the specs: an in-memory Storage, a RunRecord, a fake wasm core, and
+// a browser whose tabs share the ledger, the run locks and a channel.
 import type { RunEvent, RunReport } from 'kaptain-wasm';
+import { Ledger } from '../ledger';
+import { LockManagerLike, ManagedRunLocks, NO_CHANNEL, PageLockManager, RunLocks, TabChannel, TabMessage } from '../locks';
 import type { IKaptainCore, KaptainWasm, RunRecord } from '../tokens';
 
 export class MemoryStorage implements Storage {
@@ -103,5 +106,94 @@ export function fakeCore(wasm: Partial<KaptainWasm>): IKaptainCore {
 export async function flush(times = 10): Promise<void> {
   for (let i = 0; i < times; i++) {
     await Promise.resolve();
+  }
+}
+
+/**
+ * The tabs of one browser: one localStorage (the ledger), one lock manager, one broadcast
+ * channel. A tab's ledger writes reach the others as the `storage` event does (later, not in
+ * the tab that wrote); closing a tab releases its locks as the browser does.
+ */
+export class FakeBrowser {
+  storage = new MemoryStorage();
+  locks = new PageLockManager();
+  tabs: FakeTab[] = [];
+
+  tab(options: { storageEvents?: boolean; channel?: boolean } = {}): FakeTab {
+    const tab = new FakeTab(this, options.storageEvents ?? true, options.channel ?? true);
+    this.tabs.push(tab);
+    return tab;
+  }
+
+  /** Delivers what `from` wrote or posted to the other open tabs, a moment later. */
+  deliver(from: FakeTab, each: (tab: FakeTab) => void): void {
+    for (const tab of this.tabs) {
+      if (tab !== from && !tab.closed) {
+        void Promise.resolve().then(() => {
+          if (!tab.closed) {
+            each(tab);
+          }
+        });
+      }
+    }
+  }
+}
+
+export class FakeTab {
+  closed = false;
+  storageListeners = new Set<() => void>();
+  messageHandlers = new Set<(message: TabMessage) => void>();
+  posted: TabMessage[] = [];
+  readonly ledger: Ledger;
+  readonly locks: RunLocks;
+  readonly channel: TabChannel;
+  private closing!: () => void;
+  private closedPromise = new Promise<void>(resolve => (this.closing = resolve));
+
+  constructor(browser: FakeBrowser, storageEvents: boolean, channel: boolean) {
+    const tab = this;
+    this.ledger = new (class extends Ledger {
+      save(records: RunRecord[]): RunRecord[] {
+        const stored = super.save(records);
+        browser.deliver(tab, other => other.storageListeners.forEach(listener => listener()));
+        return stored;
+      }
+      watch(listener: () => void): () => void {
+        if (!storageEvents) {
+          return () => undefined;
+        }
+        tab.storageListeners.add(listener);
+        return () => tab.storageListeners.delete(listener);
+      }
+    })(browser.storage);
+    // The browser lets go of every lock of a tab that closes.
+    const manager: LockManagerLike = {
+      request: (name, options, callback) =>
+        browser.locks.request(name, options, lock => {
+          if (this.closed) {
+            return undefined as any;
+          }
+          const result = callback(lock);
+          return lock ? (Promise.race([result, this.closedPromise]) as any) : result;
+        })
+    };
+    this.locks = new ManagedRunLocks(manager);
+    this.channel = channel
+      ? {
+          post: message => {
+            this.posted.push(message);
+            browser.deliver(tab, other => other.messageHandlers.forEach(handler => handler(message)));
+          },
+          listen: handler => {
+            this.messageHandlers.add(handler);
+            return () => this.messageHandlers.delete(handler);
+          }
+        }
+      : NO_CHANNEL;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.closing();
   }
 }

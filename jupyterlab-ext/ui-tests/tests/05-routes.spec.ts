@@ -89,15 +89,16 @@ const SHORTCUT: Route = {
 };
 
 // Another tab of the same browser on the same notebook (same session, same kernel): its page
-// loaded the ledger (localStorage) and follows the run too; its stop button is the interrupt.
+// loaded the ledger (localStorage) and shows the run, which the first tab follows (it holds the
+// run's lock); its stop button is the interrupt, which the first tab carries out.
 const OTHER_TAB: Route = {
   name: 'the stop button of another browser tab on the same notebook',
   interrupt: async ({ page, baseURL, file, index }) => {
     const second = await secondTab(page, baseURL, file);
     try {
       await stopButton(second).click();
-      // The first tab hears of it through the server's kernel_actions event; the second stays
-      // open until then (closing it would cut its own cleanup short).
+      // The first tab hears of it from the second tab and through the server's kernel_actions
+      // event; the second stays open until then.
       await waitForState(page, index, /^interrupted$/, 60_000);
     } finally {
       await second.close();
@@ -215,11 +216,7 @@ test('(g) route: the palette, I,I, another tab, Kernel > Shut Down Kernel, REST 
       if (route === PALETTE) {
         await screenshot(runOutput(page, index), 'cell-output-interrupted-palette');
       }
-      // Another tab cleans up a second time (see the fixme case below): only the cluster and
-      // the cell's state are checked for it here.
-      if (route !== OTHER_TAB) {
-        await expectSummaryOnce(page, index, run);
-      }
+      await expectSummaryOnce(page, index, run);
       done.push({ route, index, run });
     });
   }
@@ -227,9 +224,6 @@ test('(g) route: the palette, I,I, another tab, Kernel > Shut Down Kernel, REST 
   // checked once every route had its turn (the last one gets a moment more).
   await page.waitForTimeout(1_000);
   for (const { route, index, run } of done) {
-    if (route === OTHER_TAB) {
-      continue;
-    }
     await test.step(`${route.name}: cleaned up once`, async () => {
       await expectSummaryOnce(page, index, run);
       expectDeletesOnce(deletes, run);
@@ -237,14 +231,10 @@ test('(g) route: the palette, I,I, another tab, Kernel > Shut Down Kernel, REST 
   }
 });
 
-// FIXME (extension bug, reported): with the notebook open in two tabs, both tabs follow the run
-// (the second one resumes it from the shared ledger: runs.ts, runsPlugin's `runs.resumeAll()`,
-// which follows every live record of localStorage without asking whether another tab follows
-// it) and both clean it up on the interrupt: the second tab on its own command hook, the first
-// on the server's kernel_actions event. The cluster ends up clean, but every collection gets
-// two DELETEs, and the tab where the cell ran, usually second to get there, shows
-// "Interrupted: deleted 0 objects" with an empty list instead of what was deleted.
-test.fixme('(g) route: another tab\'s stop button cleans up once, and the cell lists what was deleted', async ({
+// Regression (was a fixme): both tabs followed the run (the second resumed it from the shared
+// ledger) and both cleaned it up, so every collection got two DELETEs and the first tab showed
+// "deleted 0 objects". One tab follows a run now, the one holding its lock (src/locks.ts).
+test('(g) route: another tab\'s stop button cleans up once, and the cell lists what was deleted', async ({
   page,
   tmpPath,
   api,
