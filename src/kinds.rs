@@ -77,21 +77,21 @@ pub const KNATIVE_KINDS: [KindInfo; 4] = [KNATIVE_SERVICE, KNATIVE_CONFIGURATION
 /// What the panel may show or delete one by one: what a run creates, the pods of its Jobs and
 /// the Knative objects of its InferenceService. `Service` is Knative's: kaptain makes no core
 /// Services.
-pub const INSPECTABLE_KINDS: [KindInfo; 13] = [
-    KFSERVING_INFERENCE_SERVICE,
-    KSERVE_INFERENCE_SERVICE,
-    EXPERIMENT,
-    TFJOB,
-    PYTORCHJOB,
-    JOB,
-    SERVICE_ACCOUNT,
-    SECRET,
-    POD,
-    KNATIVE_SERVICE,
-    KNATIVE_CONFIGURATION,
-    KNATIVE_ROUTE,
-    KNATIVE_REVISION,
-];
+pub const INSPECTABLE_KINDS: [KindInfo; CREATED_KINDS.len() + 1 + KNATIVE_KINDS.len()] = {
+    let mut all = [POD; CREATED_KINDS.len() + 1 + KNATIVE_KINDS.len()];
+    let mut i = 0;
+    while i < CREATED_KINDS.len() {
+        all[i] = CREATED_KINDS[i];
+        i += 1;
+    }
+    // all[CREATED_KINDS.len()] is POD.
+    let mut k = 0;
+    while k < KNATIVE_KINDS.len() {
+        all[CREATED_KINDS.len() + 1 + k] = KNATIVE_KINDS[k];
+        k += 1;
+    }
+    all
+};
 
 /// The kinds called `kind` (InferenceService: both serving groups, KFServing's first).
 pub fn named(kind: &str) -> Vec<KindInfo> {

@@ -376,7 +376,7 @@ describe("kaptain wasm package against a cluster", { skip: noCluster }, () => {
   const www = process.env.KAPTAIN_WWW_URL;
   const chromedriver = process.env.CHROMEDRIVER || "/usr/bin/chromedriver";
   const noBrowser =
-    (!www && "set KAPTAIN_WWW_URL (kubectl proxy --www of the repository: scripts/wasm-test does)") ||
+    (!www && "set KAPTAIN_WWW_URL (kubectl proxy --www of pkg/ and tests/wasm/: scripts/wasm-test does)") ||
     (!existsSync(chromedriver) && `no chromedriver at ${chromedriver} (Debian package chromium-driver)`);
   test("in headless Chromium too: a run succeeds and an aborted one leaves nothing", { skip: noBrowser }, async () => {
     // WebDriver over HTTP: chromedriver drives Debian's chromium with the flags of webdriver.json.
