@@ -10,6 +10,7 @@
 //	crd-fixup                copies CRDs for installation, fixing what current API servers reject (crdfixup.go)
 //	simulator                TEST DOUBLE for the Kubeflow training operator, Katib, KFServing/KServe,
 //	                         Knative Serving and the kubelet (simulator*.go)
+//	s3                       S3 server: in memory, path-style, SigV4 verified (s3.go, rclone/gofakes3)
 //
 // The tool is chosen by the name the binary is called by (argv[0], e.g. a
 // symlink named kubectl) or, failing that, by the first argument.
@@ -45,6 +46,7 @@ var tools = map[string]func() int{
 	"pki":                     runPKI,
 	"crd-fixup":               runCRDFixup,
 	"simulator":               runSimulator,
+	"s3":                      runS3,
 }
 
 func main() {

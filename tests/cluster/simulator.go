@@ -14,6 +14,8 @@ package main
 //	                       (Service, Configuration, Route, Revision)
 //	simulator_kubelet.go   scheduler + kubelet, only for pods labelled
 //	                       app.kubernetes.io/managed-by=kaptain (the kaniko build Job's pods)
+//	simulator_logs.go      the kubelet's Node (kept Ready) and its HTTPS log endpoint:
+//	                       made-up kaniko logs for pods/log, follow included
 //
 // What happens is driven by labels on each object (a cell sets them through
 // model.labels, which kaptain copies onto everything it creates, pod
@@ -42,6 +44,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,7 +80,9 @@ type simulator struct {
 	served      map[schema.GroupVersionResource]bool // value: has /status
 	discoveryAt time.Time
 	// Messages already logged (so a bad label or a missing CRD is reported
-	// once, not every pass). Only affects logging.
+	// once, not every pass). Only affects logging. Guarded by mu: the log
+	// endpoint (simulator_logs.go) reads labels from its own goroutines.
+	mu   sync.Mutex
 	said map[string]bool
 }
 
@@ -85,7 +90,8 @@ func runSimulator() int {
 	fs := flag.NewFlagSet("simulator", flag.ExitOnError)
 	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "admin kubeconfig (default $KUBECONFIG)")
 	interval := fs.Duration("interval", 500*time.Millisecond, "time between two passes over the cluster")
-	node := fs.String("node-name", "kaptain-simulator-node", "node name the kubelet double binds pods to (no Node object is needed)")
+	node := fs.String("node-name", "kaptain-simulator-node", "node the kubelet double binds pods to; a Node object of this name is created and kept Ready")
+	kubeletPort := fs.Int("kubelet-port", 0, "port of the kubelet double's HTTPS log endpoint on 127.0.0.1 (0 = a free port); written into the Node")
 	once := fs.Bool("once", false, "make one pass and exit (for debugging)")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, "usage: simulator [flags]\n\nTEST DOUBLE for the Kubeflow training operator, Katib, KFServing/KServe, Knative Serving\nand the kubelet; see simulator.go and README.md.\n\n")
@@ -126,7 +132,25 @@ func runSimulator() int {
 		}
 		time.Sleep(time.Second)
 	}
-	logger.Printf("ready: test double for training operator, Katib, KFServing/KServe, Knative, kubelet; API server %s, every %s, all namespaces", cfg.Host, *interval)
+	kubelet := "not started (--once)"
+	if !*once {
+		// The kubelet double's log endpoint and its Node (simulator_logs.go),
+		// in place before "ready:" so that pods/log works as soon as up returns.
+		port, err := s.startKubelet(ctx, *kubeletPort)
+		if err != nil {
+			logger.Printf("ERROR: kubelet double: listen on 127.0.0.1:%d: %v", *kubeletPort, err)
+			return 1
+		}
+		version := "v0.0.0"
+		if v, err := s.kube.Discovery().ServerVersion(); err == nil {
+			version = v.GitVersion
+		}
+		s.ensureNode(ctx, port, version, true)
+		s.renewLease(ctx)
+		go s.nodeLoop(ctx, port, version)
+		kubelet = fmt.Sprintf("https://127.0.0.1:%d (Node %s)", port, s.node)
+	}
+	logger.Printf("ready: test double for training operator, Katib, KFServing/KServe, Knative, kubelet; API server %s, every %s, all namespaces; kubelet logs %s", cfg.Host, *interval, kubelet)
 
 	for {
 		s.pass(ctx)
@@ -196,6 +220,8 @@ func (s *simulator) isServed(gvr schema.GroupVersionResource) bool {
 // ------------------------------------------------------------------ helpers
 
 func (s *simulator) once(key, format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.said[key] {
 		s.said[key] = true
 		s.log.Printf(format, args...)

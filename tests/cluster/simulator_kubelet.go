@@ -9,8 +9,10 @@ package main
 // OnFailure; it is unbound or bound to the simulator's node. Then, like a
 // scheduler + kubelet:
 //
-//  1. binds it (pods/binding) to the node --node-name (no Node object needed;
-//     the binding sets condition PodScheduled);
+//  1. binds it (pods/binding) to the node --node-name (the binding sets
+//     condition PodScheduled; binding needs no Node object, but
+//     simulator_logs.go keeps one of that name Ready, with the log endpoint
+//     that serves the pod's log);
 //  2. reports it Running (startTime, containers running and ready, conditions
 //     PodReadyToStartContainers, Initialized, ContainersReady, Ready), always,
 //     even with delay 0;
