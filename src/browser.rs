@@ -108,6 +108,22 @@ impl WatchMode {
     }
 }
 
+/// How S3 requests reach the S3 server from the page: the Jupyter server's route
+/// (`<base_url>/kaptain/s3`), which forwards the path, the query and the `x-amz-*` headers
+/// unchanged to its own endpoint, with `Host` set to that endpoint's and `Authorization` taken
+/// from `X-Kaptain-S3-Authorization` (the page's `Authorization` is Jupyter's token). Requests
+/// are signed for `endpoint`, so the signature holds at the S3 server.
+#[cfg(feature = "build-step")]
+#[derive(Debug, Clone)]
+pub struct S3Route {
+    pub base: String,
+    pub endpoint: String,
+}
+
+/// The header a SigV4 `Authorization` travels in through the Jupyter server's S3 route.
+#[cfg(feature = "build-step")]
+pub const S3_AUTHORIZATION_HEADER: &str = "x-kaptain-s3-authorization";
+
 pub struct BrowserTransport {
     /// Prepended to the request paths (`/api/...`, `/apis/...`), without a trailing slash.
     base: String,
@@ -115,13 +131,27 @@ pub struct BrowserTransport {
     /// `Authorization` or `X-XSRFToken` for the Jupyter server in front of the API.
     headers: Vec<(String, String)>,
     watch: WatchMode,
+    #[cfg(feature = "build-step")]
+    s3: Option<S3Route>,
 }
 
 impl BrowserTransport {
     /// `base`: where the API is, e.g. `http://127.0.0.1:8001` (a `kubectl proxy`) or
     /// `/user/me/kube` (behind jupyter-server-proxy).
     pub fn new(base: &str, headers: Vec<(String, String)>, watch: WatchMode) -> BrowserTransport {
-        BrowserTransport { base: base.trim_end_matches('/').to_string(), headers, watch }
+        BrowserTransport {
+            base: base.trim_end_matches('/').to_string(),
+            headers,
+            watch,
+            #[cfg(feature = "build-step")]
+            s3: None,
+        }
+    }
+
+    #[cfg(feature = "build-step")]
+    pub fn with_s3(mut self, route: Option<S3Route>) -> Self {
+        self.s3 = route.map(|r| S3Route { base: r.base.trim_end_matches('/').into(), endpoint: r.endpoint.trim_end_matches('/').into() });
+        self
     }
 
     /// Starts a fetch; the guard aborts it when dropped before [`Abort::done`].
@@ -254,6 +284,29 @@ impl Transport for BrowserTransport {
             Some((Ok(bytes), Some((reader, guard, what))))
         });
         Ok(Ok(Box::pin(chunks)))
+    }
+
+    #[cfg(feature = "build-step")]
+    fn s3_endpoint(&self) -> Option<String> {
+        self.s3.as_ref().map(|r| r.endpoint.clone())
+    }
+
+    #[cfg(feature = "build-step")]
+    async fn send_s3(&self, request: crate::s3::Request, body: Vec<u8>) -> Result<Response, KubeError> {
+        let what = format!("{} {}", request.method, request.url);
+        let error = |message: String| KubeError::Transport { what: what.clone(), message };
+        let route = self.s3.as_ref().ok_or_else(|| error("no route to S3 from this page: pass s3 { route, endpoint } (in JupyterLab the Jupyter server's kaptain/s3)".into()))?;
+        let path = request.url.strip_prefix(&route.endpoint).filter(|p| p.starts_with('/')).ok_or_else(|| error(format!("not on the route's endpoint {}", route.endpoint)))?;
+        let mut builder = http::Request::builder().method(request.method).uri(path);
+        for (name, value) in &request.headers {
+            let name = if name.eq_ignore_ascii_case("authorization") { S3_AUTHORIZATION_HEADER } else { name.as_str() };
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(body).map_err(|e| error(e.to_string()))?;
+        // The same headers (Jupyter's token and XSRF), another base.
+        let to_route = BrowserTransport::new(&route.base, self.headers.clone(), self.watch);
+        let (response, guard) = to_route.start(request, "*/*").await?;
+        read_all(&what, response, guard).await
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -23,6 +23,21 @@ pub const CONTEXT_CHECKSUM_ANNOTATION: &str = "kaptain.io/context-checksum";
 /// Rendered manifests never carry credential values.
 pub const CREDENTIALS_FROM_ANNOTATION: &str = "kaptain.io/credentials-from";
 
+/// On the ConfigMap that records a built image (see [`image_record_name`]); its value is the
+/// model label. Records carry no run-id label: no run's cleanup deletes them.
+pub const IMAGE_RECORD_LABEL: &str = "kaptain.io/image-record";
+/// Annotations of an image record: the image, the run that built it.
+pub const IMAGE_ANNOTATION: &str = "kaptain.io/image";
+pub const BUILT_BY_RUN_ANNOTATION: &str = "kaptain.io/built-by-run";
+
+/// The name of the ConfigMap recording that `image` (`name:checksum`) was built and pushed:
+/// `kaptain-image-` and 40 hex digits of the image reference's SHA-256.
+pub fn image_record_name(image: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(image.as_bytes());
+    format!("kaptain-image-{}", &crate::context::hex(&digest)[..40])
+}
+
 /// Label prefixes users may not set through `model.labels`: they would break run identity.
 pub const RESERVED_LABEL_PREFIXES: &[&str] = &["kaptain.io/", "app.kubernetes.io/managed-by"];
 

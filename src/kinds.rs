@@ -37,6 +37,8 @@ impl KindInfo {
 
 pub const SECRET: KindInfo = KindInfo::new("", "v1", "Secret", "secrets");
 pub const SERVICE_ACCOUNT: KindInfo = KindInfo::new("", "v1", "ServiceAccount", "serviceaccounts");
+/// Image records (see `identity::image_record_name`), not created by runs.
+pub const CONFIG_MAP: KindInfo = KindInfo::new("", "v1", "ConfigMap", "configmaps");
 pub const POD: KindInfo = KindInfo::new("", "v1", "Pod", "pods");
 pub const JOB: KindInfo = KindInfo::new("batch", "v1", "Job", "jobs");
 pub const TFJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "TFJob", "tfjobs");

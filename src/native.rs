@@ -11,6 +11,8 @@ use crate::kube::{ByteStream, KubeError, Response, Transport};
 
 pub struct NativeTransport {
     client: kube::Client,
+    /// Where S3 requests go when not to the endpoint the cell names (`--s3-endpoint`).
+    s3_endpoint: Option<String>,
 }
 
 /// Where the cluster is: a kubeconfig file, a proxy URL, or what the environment says
@@ -41,7 +43,14 @@ impl NativeTransport {
         };
         let namespace = config.default_namespace.clone();
         let client = kube::Client::try_from(config).map_err(|e| format!("cannot set up the Kubernetes client: {e}"))?;
-        Ok((NativeTransport { client }, namespace))
+        Ok((NativeTransport { client, s3_endpoint: None }, namespace))
+    }
+
+    /// Sends S3 requests to `endpoint` (and signs them for its host) instead of the cell's
+    /// `config.s3_endpoint`, e.g. a port-forward to an in-cluster MinIO.
+    pub fn with_s3_endpoint(mut self, endpoint: Option<String>) -> Self {
+        self.s3_endpoint = endpoint;
+        self
     }
 
     async fn request(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<kube::client::Body>, KubeError> {
@@ -97,4 +106,41 @@ impl Transport for NativeTransport {
     fn now(&self) -> i64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
     }
+
+    fn s3_endpoint(&self) -> Option<String> {
+        self.s3_endpoint.clone()
+    }
+
+    async fn send_s3(&self, request: crate::s3::Request, body: Vec<u8>) -> Result<Response, KubeError> {
+        let what = format!("{} {}", request.method, request.url);
+        let error = |message: String| KubeError::Transport { what: what.clone(), message };
+        let mut builder = http::Request::builder().method(request.method).uri(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(http_body_util::Full::new(bytes::Bytes::from(body))).map_err(|e| error(e.to_string()))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| error(format!("no TLS root certificates: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        let response = client.request(request).await.map_err(|e| error(describe(&e)))?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.map_err(|e| error(e.to_string()))?.to_bytes().to_vec();
+        Ok(Response { status, retry_after: None, body })
+    }
+}
+
+/// An error with its causes ("client error (Connect): tcp connect error: Connection refused").
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }

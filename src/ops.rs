@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use saphyr::{Scalar, Yaml, YamlEmitter};
 use serde_json::Value;
 
+#[cfg(feature = "build-step")]
+use crate::context::{self, Context, ContextError, FileSource, Limits};
 use crate::identity::{RunId, RunIdentity};
 use crate::lifecycle::{self, Outcome, PlanEntry, RunEnd};
 use crate::manifest::{self, BuildContext, Manifest};
@@ -16,6 +18,10 @@ pub enum Error {
     /// The cell (or an option) is wrong; the message says where and how to fix it.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// The model's files cannot be packed into a build context.
+    #[cfg(feature = "build-step")]
+    #[error(transparent)]
+    Context(#[from] ContextError),
 }
 
 /// What a front end passes besides the cell text.
@@ -72,6 +78,17 @@ pub fn prepare(cell: &str, options: &Options, run_id: &RunId) -> Result<(Cell, R
     let identity = options.identity(run_id);
     let objects = manifest::render(&parsed, &identity, &context);
     Ok((parsed, identity, objects))
+}
+
+/// The build context of the cell's model, packed from `files`, when the cell's step builds an
+/// image (None when it does not). Its checksum goes into [`Options::context_checksum`].
+#[cfg(feature = "build-step")]
+pub fn pack_context(cell: &str, options: &Options, files: &dyn FileSource, limits: Limits) -> Result<Option<Context>, Error> {
+    let parsed = parse(cell, options)?;
+    if !parsed.step_kind().needs_build() {
+        return Ok(None);
+    }
+    Ok(Some(context::pack(&parsed.model, files, limits)?))
 }
 
 /// What happens to each object `render` lists when the run ends with `outcome` in the cell's

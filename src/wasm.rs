@@ -35,6 +35,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::browser::{self, AbortSignal, BrowserTransport, WatchMode};
+#[cfg(feature = "build-step")]
+use crate::{browser::S3Route, context::MemorySource};
 use crate::engine::{self, Engine, Event};
 use crate::identity::{self, RunId, RunIdentity};
 use crate::kube::Client;
@@ -152,6 +154,24 @@ export interface ApplyOptions extends Omit<Options, "format">, ClusterOptions {
    * server accepts every object, "failed" otherwise; `created` and `plan` are empty.
    */
   dryRun?: boolean;
+  /**
+   * A step that builds (build, train, tune): the model's files, by path relative to the
+   * notebook's directory (what model.main_file, extra_files and requirements name). The core
+   * packs them into the build context, whose checksum tags the image; uploads it to S3 through
+   * `s3` unless an image of that checksum was built before (`config.force_rebuild` builds
+   * anyway). Without `files` the build objects are created as rendered.
+   */
+  files?: Record<string, Uint8Array>;
+  /** What error messages call the place the files came from, e.g. "the notebook's directory demo/". */
+  filesLocation?: string;
+  /** Largest build context accepted, in bytes (default 100 MiB). */
+  maxContextBytes?: number;
+  /**
+   * How the page reaches S3: `route`, a URL that forwards S3 requests (the Jupyter server's
+   * "<base_url>/kaptain/s3"), and `endpoint`, the S3 endpoint it forwards to (its
+   * `/kaptain/config` says), whose host requests are signed for.
+   */
+  s3?: { route: string; endpoint: string };
 }
 
 export interface ObjectRef {
@@ -162,6 +182,10 @@ export interface ObjectRef {
 /** What happened, as it happens: `apply` calls its `onEvent` with each. */
 export type RunEvent =
   | { event: "validated"; objects: number }
+  /** An image of this build context was built before: the build step is skipped. */
+  | { event: "build-skipped"; image: string; built_by: string }
+  /** The packed build context is in S3 (`uri`), `bytes` long, named by its `checksum`. */
+  | { event: "context-uploaded"; uri: string; bytes: number; checksum: string }
   | { event: "created"; kind: string; name: string; resumed?: true }
   | { event: "status"; kind: string; name: string; state: string; message: string }
   | { event: "phase-ended"; phase: "build" | "train" | "tune" | "deploy"; outcome: Outcome; message: string }
@@ -307,10 +331,17 @@ extern "C" {
 /// struct names, so unknown keys (a misspelt option) are looked for here.
 const OPTION_KEYS: &[&str] =
     &["runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "format"];
-/// `apply`'s keys: the cell's (but `format`) and the cluster's.
+/// `apply`'s keys: the cell's (but `format`) and the cluster's; the build package (pkg/build/)
+/// also takes the build step's.
+#[cfg(not(feature = "build-step"))]
 const APPLY_KEYS: &[&str] = &[
     "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
     "signal", "watch", "resume", "dryRun",
+];
+#[cfg(feature = "build-step")]
+const APPLY_KEYS: &[&str] = &[
+    "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
+    "signal", "watch", "resume", "dryRun", "files", "filesLocation", "maxContextBytes", "s3",
 ];
 /// The keys of `cleanup`, `runs` and the other calls that take just the cluster.
 const CLUSTER_KEYS: &[&str] = &["server", "headers", "namespace", "watch"];
@@ -340,7 +371,36 @@ struct JsOptions {
     run_ids: Option<Vec<String>>,
     dry_run: Option<bool>,
     tail_lines: Option<u32>,
-    // `signal` (an AbortSignal) is read as it is, not through serde.
+    #[cfg(feature = "build-step")]
+    files_location: Option<String>,
+    #[cfg(feature = "build-step")]
+    max_context_bytes: Option<f64>,
+    #[cfg(feature = "build-step")]
+    s3: Option<JsS3Route>,
+    // `signal` (an AbortSignal) and `files` (Uint8Arrays) are read as they are, not through serde.
+}
+
+#[cfg(feature = "build-step")]
+#[derive(Debug, Deserialize)]
+struct JsS3Route {
+    route: String,
+    endpoint: String,
+}
+
+/// `options.files`: path relative to the notebook's directory -> bytes.
+#[cfg(feature = "build-step")]
+fn files(options: &JsValue, location: Option<&str>) -> Result<Option<MemorySource>, JsError> {
+    let files = js_sys::Reflect::get(options, &JsValue::from_str("files")).unwrap_or(JsValue::UNDEFINED);
+    if files.is_undefined() || files.is_null() {
+        return Ok(None);
+    }
+    let mut source = MemorySource::new(location.unwrap_or("the notebook's directory"));
+    for path in object_keys(&files) {
+        let bytes = js_sys::Reflect::get(&files, &JsValue::from_str(&path)).unwrap_or(JsValue::UNDEFINED);
+        let bytes = bytes.dyn_into::<js_sys::Uint8Array>().map_err(|_| JsError::new(&format!("files[{path:?}]: is not a Uint8Array; pass the file's bytes")))?;
+        source.insert(&path, bytes.to_vec());
+    }
+    Ok(Some(source))
 }
 
 #[derive(Serialize)]
@@ -370,7 +430,7 @@ pub fn parse(
     #[wasm_bindgen(unchecked_optional_param_type = "Options")] options: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
     let (options, run_id, _) = load(options)?;
-    let parsed = ops::parse(cell, &options).map_err(message)?;
+    let parsed = ops::parse(cell, &options).map_err(failed)?;
     let step = parsed.step_kind();
     let model = &parsed.model;
     let run = RunIdentity::new(run_id.clone());
@@ -401,7 +461,7 @@ pub fn render(
             return Err(JsError::new(&format!("format: {other:?} is not a format render knows; use json or yaml")))
         }
     };
-    let objects = ops::render(cell, &options, &run_id).map_err(message)?;
+    let objects = ops::render(cell, &options, &run_id).map_err(failed)?;
     if yaml {
         Ok(JsValue::from_str(&ops::objects_yaml(&objects)))
     } else {
@@ -422,7 +482,7 @@ pub fn plan(
         let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
         JsError::new(&format!("outcome: {outcome:?} is not an outcome; use {}", known.join(", ")))
     })?;
-    let entries = ops::plan(cell, &options, &run_id, outcome).map_err(message)?;
+    let entries = ops::plan(cell, &options, &run_id, outcome).map_err(failed)?;
     to_js(&entries)
 }
 
@@ -507,7 +567,10 @@ fn connect(js: &JsOptions) -> Result<Client<BrowserTransport>, JsError> {
         })?,
     };
     let headers = js.headers.clone().unwrap_or_default().into_iter().collect();
-    Ok(Client::new(BrowserTransport::new(server, headers, watch)))
+    let transport = BrowserTransport::new(server, headers, watch);
+    #[cfg(feature = "build-step")]
+    let transport = transport.with_s3(js.s3.as_ref().map(|r| S3Route { base: r.route.clone(), endpoint: r.endpoint.clone() }));
+    Ok(Client::new(transport))
 }
 
 /// `options.signal`: None when absent; an error when it is not an AbortSignal.
@@ -539,13 +602,32 @@ pub async fn apply(
         return Err(JsError::new("onEvent: is not a function; pass one such as (event) => console.log(event)"));
     }
     let cancel = if options.is_object() { signal(&options)? } else { None };
+    #[cfg(feature = "build-step")]
+    let raw_options = options.clone();
     let (options, run_id, js) = load_with(Some(options), APPLY_KEYS)?;
     let resume = js.resume.unwrap_or(false);
     if resume && js.run_id.is_none() {
-        return Err(JsError::new("resume: needs runId, the id of the run to follow (the one the page had before it was reloaded)"));
+        return Err(JsError::new("resume: needs runId, the run the page followed before it was reloaded"));
     }
     let client = connect(&js)?;
-    let (parsed, identity, objects) = ops::prepare(&cell, &options, &run_id).map_err(message)?;
+    #[cfg(feature = "build-step")]
+    let (options, context) = {
+        let source = files(&raw_options, js.files_location.as_deref())?.filter(|_| !resume);
+        let mut options = options;
+        let mut limits = crate::context::Limits::default();
+        if let Some(max) = js.max_context_bytes {
+            limits.max_bytes = max as u64;
+        }
+        let context = match source {
+            Some(source) => ops::pack_context(&cell, &options, &source, limits).map_err(failed)?,
+            None => None,
+        };
+        if let Some(context) = &context {
+            options.context_checksum = Some(context.checksum.clone());
+        }
+        (options, context)
+    };
+    let (parsed, identity, objects) = ops::prepare(&cell, &options, &run_id).map_err(failed)?;
     let mut emit = |event: Event| {
         if let (Some(callback), Ok(value)) = (&on_event, to_js(&event)) {
             if let Err(thrown) = callback.call1(&JsValue::NULL, &value) {
@@ -560,12 +642,14 @@ pub async fn apply(
             None => std::future::pending().await,
         }
     };
-    let report = Engine::new(&client, &parsed, &identity, &mut emit)
-        .resume(resume)
-        .dry_run(js.dry_run.unwrap_or(false))
+    let runner = Engine::new(&client, &parsed, &identity, &mut emit).resume(resume).dry_run(js.dry_run.unwrap_or(false));
+    #[cfg(feature = "build-step")]
+    let runner = runner.context(context.as_ref());
+    let mut runner = runner;
+    let report = runner
         .run(objects, js.follow.unwrap_or(true), cancelled)
         .await
-        .map_err(|e| JsError::new(&e.to_string()))?;
+        .map_err(failed)?;
     to_js(&report)
 }
 
@@ -693,9 +777,6 @@ fn entropy() -> u64 {
     (draw() << 32) | draw()
 }
 
-fn message(error: ops::Error) -> JsError {
-    JsError::new(&error.to_string())
-}
 
 /// Plain JS values: objects (not Maps), numbers as numbers, missing as null. Through JSON text:
 /// serde_json's writer is already in the wasm, and one JSON.parse is smaller code than a

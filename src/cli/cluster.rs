@@ -10,7 +10,9 @@ use kaptain::lifecycle::Outcome;
 use kaptain::native::{NativeTransport, Target};
 use kaptain::ops;
 
-use super::{load, CellArgs, ClusterArgs, Failure};
+use kaptain::context::{DirSource, Limits};
+
+use super::{load, BuildArgs, CellArgs, ClusterArgs, Failure};
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
@@ -20,13 +22,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 async fn connect(cluster: &ClusterArgs) -> Result<(Client<NativeTransport>, String), Failure> {
+    connect_with_s3(cluster, None).await
+}
+
+async fn connect_with_s3(cluster: &ClusterArgs, s3_endpoint: Option<String>) -> Result<(Client<NativeTransport>, String), Failure> {
     let target = match (&cluster.kubeconfig, &cluster.server) {
         (Some(path), _) => Target::Kubeconfig(path),
         (None, Some(url)) => Target::Server(url),
         (None, None) => Target::Infer,
     };
     let (transport, namespace) = NativeTransport::connect(target).await.map_err(Failure::Input)?;
-    Ok((Client::new(transport), namespace))
+    Ok((Client::new(transport.with_s3_endpoint(s3_endpoint)), namespace))
 }
 
 /// Completes on the first Ctrl-C (SIGINT). Later ones are absorbed while cleanup runs.
@@ -39,6 +45,8 @@ async fn interrupted() {
 fn print_event(event: Event) {
     let line = match event {
         Event::Validated { objects } => format!("validated {objects} objects with the cluster (dry run)"),
+        Event::BuildSkipped { image, built_by } => format!("build skipped: {image} was built by run {built_by} (config.force_rebuild: true builds it again)"),
+        Event::ContextUploaded { uri, bytes, .. } => format!("uploaded the build context to {uri} ({bytes} bytes)"),
         Event::Created { kind, name, .. } => format!("created {kind}/{name}"),
         Event::Status { kind, name, state, message } if message.is_empty() => format!("{kind}/{name}: {state}"),
         Event::Status { kind, name, state, message } => format!("{kind}/{name}: {state} ({message})"),
@@ -53,10 +61,19 @@ fn print_event(event: Event) {
     println!("{line}");
 }
 
-pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool) -> Result<String, Failure> {
+pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool, build: &BuildArgs) -> Result<String, Failure> {
     let (text, mut options, run_id) = load(cell).map_err(Failure::Input)?;
+    let context = match &build.dir {
+        Some(dir) if !dir.is_dir() => return Err(Failure::Input(format!("--dir {}: not a directory; give the notebook's directory", dir.display()))),
+        Some(dir) => ops::pack_context(&text, &options, &DirSource::new(dir), Limits { max_bytes: build.max_bytes })
+            .map_err(|e| Failure::Input(e.to_string()))?,
+        None => None,
+    };
+    if let Some(context) = &context {
+        options.context_checksum = Some(context.checksum.clone());
+    }
     runtime()?.block_on(async {
-        let (client, default_namespace) = connect(cluster).await?;
+        let (client, default_namespace) = connect_with_s3(cluster, build.s3_endpoint.clone()).await?;
         if options.namespace.is_none() {
             // The kubeconfig's namespace, under the cell's own config.namespace.
             options.settings = Some(format!("{{\"namespace\": {:?}}}", default_namespace));
@@ -66,6 +83,7 @@ pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool) -> Result<Str
         let started = Instant::now();
         let mut print = print_event;
         let report = Engine::new(&client, &parsed, &identity, &mut print)
+            .context(context.as_ref())
             .run(objects, follow, interrupted())
             .await
             .map_err(|e| Failure::Cluster(e.to_string()))?;

@@ -48,6 +48,23 @@ struct CellArgs {
     context_checksum: Option<String>,
 }
 
+/// Where a step that builds an image finds the model's files and S3.
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// The notebook's directory: the build context is packed from model.main_file,
+    /// extra_files and requirements there and uploaded to S3 before the build Job is created.
+    /// Without it the Job's context must be in S3 already (--context-checksum names it).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+    /// Where this machine reaches S3, when not at the cell's config.s3_endpoint (which the
+    /// kaniko pod uses), e.g. http://127.0.0.1:9000 through a port-forward.
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+    /// Largest context accepted, in bytes: the sum of the files' sizes, Dockerfile included.
+    #[arg(long, default_value_t = kaptain::context::DEFAULT_MAX_BYTES)]
+    max_bytes: u64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print the objects the cell would create (a train or tune cell includes its build).
@@ -79,6 +96,8 @@ enum Command {
         /// Follow the run to its outcome and apply the lifecycle plan (otherwise: create and exit).
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        build: BuildArgs,
     },
     /// Delete everything of a run, whatever its state.
     Cleanup {
@@ -137,7 +156,7 @@ struct ClusterArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Apply { cell, cluster, wait } => cluster::apply(&cell, &cluster, wait),
+        Command::Apply { cell, cluster, wait, build } => cluster::apply(&cell, &cluster, wait, &build),
         Command::Cleanup { run_id, cluster, namespace } => cluster::cleanup(&run_id, &cluster, namespace),
         Command::Runs { cluster, namespace, format } => cluster::runs(&cluster, namespace, matches!(format, ListFormat::Json)),
         Command::Sweep { cluster, namespace, older_than, dry_run } => cluster::sweep(&cluster, namespace, &older_than, dry_run),

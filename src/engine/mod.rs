@@ -2,6 +2,8 @@
 //! and applies the lifecycle plan. Cancelling a run is an interruption: everything of the run
 //! is deleted by label, across every kind it could have created, and the deletion confirmed.
 
+#[cfg(feature = "build-step")]
+mod build;
 mod credentials;
 pub mod objects;
 pub mod runs;
@@ -16,10 +18,14 @@ use futures_util::future::{join_all, select, Either};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+#[cfg(feature = "build-step")]
+use crate::context::Context;
 use crate::identity::{self, Names, RunId, RunIdentity};
 use crate::kinds::{self, KindInfo};
 use crate::kube::{Client, KubeError, Transport, WatchEvent};
 use crate::lifecycle::{self, Action, Outcome, PlanEntry, RunEnd};
+#[cfg(feature = "build-step")]
+use crate::manifest;
 use crate::manifest::Manifest;
 use crate::spec::{Cell, Step, StepSpec};
 
@@ -35,6 +41,9 @@ pub enum EngineError {
     ServingApi { wanted: String, served: String },
     #[error("run {run_id} has no objects left in namespace {namespace:?} to resume: it ended or was cleaned up; runs() lists what is there, and apply without resume starts it anew")]
     NothingToResume { run_id: String, namespace: String },
+    #[cfg(feature = "build-step")]
+    #[error("could not {action}: {problem}; {fix}")]
+    S3 { action: String, problem: String, fix: String },
     #[error("{0}")]
     Kube(#[from] KubeError),
     /// Creating the run's objects failed part-way: what was created has been deleted again.
@@ -59,6 +68,12 @@ fn names(objects: &[ObjectRef]) -> String {
 pub enum Event {
     /// The server accepted every object in a dry run.
     Validated { objects: usize },
+    /// An image of this context was built before (by `built_by`): the build step is skipped.
+    #[cfg(feature = "build-step")]
+    BuildSkipped { image: String, built_by: String },
+    /// The build context is in S3, where the kaniko Job reads it.
+    #[cfg(feature = "build-step")]
+    ContextUploaded { uri: String, bytes: usize, checksum: String },
     /// `resumed`: the object existed already (a resumed run, see [`Engine::resume`]).
     Created {
         kind: String,
@@ -114,11 +129,22 @@ pub struct Engine<'a, T> {
     events: &'a mut dyn FnMut(Event),
     resume: bool,
     dry_run: bool,
+    #[cfg(feature = "build-step")]
+    context: Option<&'a Context>,
 }
 
 impl<'a, T: Transport> Engine<'a, T> {
     pub fn new(client: &'a Client<T>, cell: &'a Cell, run: &'a RunIdentity, events: &'a mut dyn FnMut(Event)) -> Self {
-        Engine { client, cell, run, events, resume: false, dry_run: false }
+        Engine {
+            client,
+            cell,
+            run,
+            events,
+            resume: false,
+            dry_run: false,
+            #[cfg(feature = "build-step")]
+            context: None,
+        }
     }
 
     /// Follows a run that was started before (a page reload lost it) instead of starting it:
@@ -136,6 +162,15 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// Succeeded when the server accepts every object, Failed otherwise.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// The packed build context of a step that builds: the engine uploads it before the build
+    /// Job is created, and skips the build when its image was built before. Without one, the
+    /// build objects are created as rendered (their context must be in S3 already).
+    #[cfg(feature = "build-step")]
+    pub fn context(mut self, context: Option<&'a Context>) -> Self {
+        self.context = context;
         self
     }
 
@@ -207,6 +242,20 @@ impl<'a, T: Transport> Engine<'a, T> {
         created: &mut Vec<ObjectRef>,
         following: &mut bool,
     ) -> Result<RunReport, EngineError> {
+        #[cfg(feature = "build-step")]
+        let image = self.context.map(|c| manifest::image_ref(self.cell, &c.checksum));
+        #[cfg(feature = "build-step")]
+        let builds = |objects: &[Manifest]| objects.iter().any(|m| m.step == Step::Build);
+        #[allow(unused_mut)]
+        let mut message = String::new();
+        #[cfg(feature = "build-step")]
+        if let Some(image) = image.as_ref().filter(|_| !self.resume && !self.cell.config.force_rebuild && builds(&objects)) {
+            if let Some(built_by) = build::built_before(self.client, self.namespace(), image).await? {
+                objects.retain(|m| m.step != Step::Build);
+                message = format!("image {image} was built before (run {built_by}): not built again; config.force_rebuild: true builds it anew");
+                self.emit(Event::BuildSkipped { image: image.clone(), built_by });
+            }
+        }
         let replace = self.preflight(&mut objects).await?;
         // Every object validated by the server before the first is created.
         let mut existing: Vec<(String, String)> = Vec::new();
@@ -232,6 +281,20 @@ impl<'a, T: Transport> Engine<'a, T> {
             return Err(EngineError::NothingToResume { run_id: self.run.run_id.to_string(), namespace: self.namespace().into() });
         }
         self.emit(Event::Validated { objects: objects.len() });
+        #[cfg(feature = "build-step")]
+        let mut context_uri = None;
+        #[cfg(feature = "build-step")]
+        if let Some(context) = self.context.filter(|_| !self.resume && builds(&objects)) {
+            let names = Names::new(&self.cell.model.id, &self.run.run_id);
+            let credentials = build::credentials(&objects, &names).ok_or_else(|| EngineError::S3 {
+                action: "upload the build context".into(),
+                problem: "the build's S3 Secret has no readable AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+                fix: format!("put both keys, base64 as kubectl writes them, in Secret {:?}", self.cell.config.s3_credentials_secret),
+            })?;
+            let uploaded = build::upload(self.client, self.cell, context, &credentials).await?;
+            self.emit(Event::ContextUploaded { uri: uploaded.uri.clone(), bytes: uploaded.bytes, checksum: context.checksum.clone() });
+            context_uri = Some(uploaded.uri);
+        }
 
         if !follow {
             for object in &objects {
@@ -256,7 +319,6 @@ impl<'a, T: Transport> Engine<'a, T> {
         // build is the run's (the plan deletes it), but nothing of it is made again.
         let build_done = self.resume && main.iter().any(existed);
         let mut end = RunEnd { phase: self.cell.step_kind(), outcome: Outcome::Succeeded };
-        let mut message = String::new();
         for (phase, group) in [(Step::Build, build), (self.cell.step_kind(), main)] {
             if group.is_empty() {
                 continue;
@@ -281,6 +343,18 @@ impl<'a, T: Transport> Engine<'a, T> {
                 None => (Outcome::Succeeded, String::new()),
             };
             self.emit(Event::PhaseEnded { phase, outcome, message: why.clone() });
+            #[cfg(feature = "build-step")]
+            if let (Step::Build, Outcome::Succeeded, Some(image), Some(uri)) = (phase, outcome, &image, &context_uri) {
+                // Not fatal: without the record the next run builds again.
+                if let Err(e) = build::record(self.client, self.cell, self.run, image, uri).await {
+                    self.emit(Event::Status {
+                        kind: "ConfigMap".into(),
+                        name: identity::image_record_name(image),
+                        state: "not recorded".into(),
+                        message: format!("the image record could not be written ({e}): the next run builds again"),
+                    });
+                }
+            }
             end = RunEnd { phase, outcome };
             message = why;
             if outcome != Outcome::Succeeded {

@@ -32,6 +32,20 @@ pub trait Transport {
 
     /// Seconds since the Unix epoch, for ages of objects.
     fn now(&self) -> i64;
+
+    /// The S3 endpoint this transport's S3 requests reach, when it is not the one the cell
+    /// names (the browser goes through the Jupyter server, which forwards to its own endpoint):
+    /// requests are signed for this endpoint's host.
+    fn s3_endpoint(&self) -> Option<String> {
+        None
+    }
+
+    /// Sends a signed S3 request (see [`crate::s3::Request`]; its URL is absolute, on the
+    /// endpoint it was signed for) and reads the whole response.
+    fn send_s3(&self, request: crate::s3::Request, body: Vec<u8>) -> impl Future<Output = Result<Response, KubeError>> {
+        let _ = body;
+        async move { Err(KubeError::Transport { what: format!("{} {}", request.method, request.url), message: "this transport has no way to S3".into() }) }
+    }
 }
 
 /// A transport with no cluster behind it: every request fails as unreachable. For tests of

@@ -6,6 +6,7 @@
 //! no manifest that is rendered (and shown) ever holds a credential.
 
 mod build;
+pub use build::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 mod deploy;
 mod pod;
 mod train;
@@ -56,12 +57,13 @@ impl BuildContext {
             hasher.update(part.as_bytes());
             hasher.update([0]);
         }
-        BuildContext { checksum: hex(&hasher.finalize()) }
+        BuildContext { checksum: crate::context::hex(&hasher.finalize()) }
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `image_name:checksum`: the image a build of this context pushes and training runs.
+pub fn image_ref(cell: &Cell, checksum: &str) -> String {
+    format!("{}:{}", cell.model.image_name.as_deref().unwrap_or_default(), checksum)
 }
 
 /// Everything a builder needs: the cell, who runs it, and the derived names.
@@ -89,7 +91,7 @@ impl Ctx<'_> {
 
     /// `image:checksum`, the image the build pushes and training runs.
     pub fn image(&self) -> String {
-        format!("{}:{}", self.cell.model.image_name.as_deref().unwrap_or_default(), self.context.checksum)
+        image_ref(self.cell, &self.context.checksum)
     }
 
     pub fn manifest(&self, kind: KindInfo, step: Step, resource: Resource, object: Value) -> Manifest {

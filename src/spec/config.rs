@@ -68,13 +68,15 @@ pub struct Config {
     pub builder: BuilderResources,
     pub kaniko_image: String,
     pub serving_api: ServingApi,
+    /// Build even when an image of the same context checksum was built before.
+    pub force_rebuild: bool,
 }
 
 pub(super) const KEYS: &[&str] = &[
     "namespace", "registry_url", "registry_credentials_secret", "registry_ca_secret",
     "s3_credentials_secret", "s3_endpoint", "s3_region", "s3_bucket", "s3_verify_ssl",
     "context_prefix", "model_storage_uri", "builder_cpu_limit", "builder_cpu_request",
-    "builder_memory_limit", "builder_memory_request", "kaniko_image", "serving_api",
+    "builder_memory_limit", "builder_memory_request", "kaniko_image", "serving_api", "force_rebuild",
 ];
 
 impl Default for Config {
@@ -100,6 +102,7 @@ impl Default for Config {
             },
             kaniko_image: "gcr.io/kaniko-project/executor:v1.23.2".into(),
             serving_api: ServingApi::KfServing,
+            force_rebuild: false,
         }
     }
 }
@@ -126,6 +129,7 @@ impl Config {
                 "builder_memory_limit" => self.builder.memory_limit = value.quantity("1G")?,
                 "builder_memory_request" => self.builder.memory_request = value.quantity("500M")?,
                 "kaniko_image" => self.kaniko_image = value.text()?,
+                "force_rebuild" => self.force_rebuild = value.boolean()?,
                 "serving_api" => {
                     let text = value.text()?;
                     self.serving_api = ServingApi::parse(&text).ok_or_else(|| {
