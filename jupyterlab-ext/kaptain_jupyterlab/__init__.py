@@ -1,4 +1,5 @@
-"""kaptain for JupyterLab: the prebuilt labextension, the `kube` proxy and the config handler."""
+"""kaptain for JupyterLab: the prebuilt labextension, the `kube` proxy, the config handler and
+the S3 route."""
 
 try:
     from ._version import __version__
@@ -17,5 +18,6 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(server_app):
-    setup_handlers(server_app.web_app)
-    server_app.log.info("kaptain: serving %s/kaptain/config", server_app.base_url.rstrip("/"))
+    setup_handlers(server_app.web_app, server_app.log)
+    base = server_app.base_url.rstrip("/")
+    server_app.log.info("kaptain: serving %s/kaptain/config and %s/kaptain/s3/", base, base)

@@ -1,11 +1,11 @@
 // IKaptainCore: the wasm core, loaded once on first use, and the connection and switches every
 // call needs. The precedence of the switches is the settings schema's (schema/plugin.json).
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { PageConfig, PathExt, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import type { ClusterOptions } from 'kaptain-wasm';
-import { IKaptainCore, KaptainWasm } from './tokens';
+import { IKaptainCore, KaptainBuildWasm, KaptainWasm } from './tokens';
 
 /** The Performance API measure of fetching and instantiating the wasm core. */
 export const WASM_LOAD_MEASURE = 'kaptain-wasm-load';
@@ -16,6 +16,8 @@ export interface ServerConfig {
   namespace: string | null;
   namespaceFrom: string | null;
   proxyPath: string;
+  /** The S3 endpoint the server's kaptain/s3 route forwards to, if it has one. */
+  s3Endpoint?: string | null;
 }
 
 /** The user's settings (schema/plugin.json). */
@@ -102,6 +104,47 @@ export class KaptainCore implements IKaptainCore {
     return this._wasm;
   }
 
+  buildWasm(): Promise<KaptainBuildWasm> {
+    if (!this._buildWasm) {
+      this._buildWasm = (async () => {
+        const core = await import(/* webpackChunkName: "kaptain-wasm-build" */ 'kaptain-wasm/build/kaptain.js');
+        await core.default();
+        return core;
+      })();
+      this._buildWasm.catch(() => (this._buildWasm = null));
+    }
+    return this._buildWasm;
+  }
+
+  async s3Route(): Promise<{ route: string; endpoint: string } | undefined> {
+    const server = await this.serverConfig();
+    if (!server.s3Endpoint) {
+      return undefined;
+    }
+    const base = this._serverSettings.baseUrl || PageConfig.getBaseUrl();
+    return { route: URLExt.join(base, 'kaptain', 's3'), endpoint: server.s3Endpoint };
+  }
+
+  async readFiles(notebook: string, paths: string[]): Promise<Record<string, Uint8Array>> {
+    const dir = PathExt.dirname(notebook);
+    const files: Record<string, Uint8Array> = {};
+    await Promise.all(
+      paths.map(async path => {
+        const url = URLExt.join(this._serverSettings.baseUrl, 'api', 'contents', URLExt.encodeParts(URLExt.join(dir, path)));
+        const response = await ServerConnection.makeRequest(`${url}?type=file&format=base64&content=1`, {}, this._serverSettings);
+        if (response.status === 404) {
+          return;
+        }
+        if (!response.ok) {
+          throw new Error(`${path}: the Jupyter server could not read it (${response.status})`);
+        }
+        const model = (await response.json()) as { content: string };
+        files[path] = Uint8Array.from(atob(model.content.replace(/\s/g, '')), c => c.charCodeAt(0));
+      })
+    );
+    return files;
+  }
+
   async cluster(): Promise<ClusterOptions & { namespace?: string }> {
     const server = await this.serverConfig();
     const settings = this.userSettings();
@@ -148,6 +191,7 @@ export class KaptainCore implements IKaptainCore {
 
   private _settings: ISettingRegistry.ISettings | null;
   private _serverSettings: ServerConnection.ISettings;
+  private _buildWasm: Promise<KaptainBuildWasm> | null = null;
   private _wasm: Promise<KaptainWasm> | null = null;
   private _server: Promise<ServerConfig> | null = null;
 }

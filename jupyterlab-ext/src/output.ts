@@ -283,6 +283,15 @@ export function renderRun(
     node.append(list);
   }
 
+  // The build step: where the context went, or why nothing was built.
+  if (record.build?.uploaded) {
+    node.append(el('div', 'kaptain-build', `Build context uploaded to ${record.build.uploaded} (${record.build.bytes} bytes)`));
+  } else if (record.build?.skippedImage) {
+    node.append(
+      el('div', 'kaptain-build', `Build skipped: ${record.build.skippedImage} was built by run ${record.build.builtBy}`)
+    );
+  }
+
   // The outcome or the error.
   if (record.state === 'error') {
     node.append(el('div', 'kaptain-error', record.message ?? 'The run could not be carried out.'));

@@ -6,6 +6,7 @@
 // exactly one follows a run, the one holding the run's lock (locks.ts): the others show it from
 // the ledger and hand their interrupts of it to that tab.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -24,8 +25,8 @@ import {
   TabChannel,
   TabMessage
 } from './locks';
-import { createRendererFactories, phaseProgress } from './output';
-import { IKaptainCore, IKaptainRuns, RunObjectView, RunRecord } from './tokens';
+import { createRendererFactories, expectedPhases, phaseProgress } from './output';
+import { IKaptainCore, IKaptainRuns, KaptainBuildWasm, RunObjectView, RunRecord } from './tokens';
 
 /** How often pod logs are fetched while a run lives (ms). */
 export const LOG_INTERVAL = 4000;
@@ -60,6 +61,12 @@ function upsertObject(record: RunRecord, kind: string, name: string): RunObjectV
 export function applyEvent(record: RunRecord, event: RunEvent): void {
   switch (event.event) {
     case 'validated':
+      break;
+    case 'build-skipped':
+      record.build = { skippedImage: event.image, builtBy: event.built_by };
+      break;
+    case 'context-uploaded':
+      record.build = { uploaded: event.uri, bytes: event.bytes };
       break;
     case 'created': {
       const object = upsertObject(record, event.kind, event.name);
@@ -579,7 +586,9 @@ export class RunsModel implements IKaptainRuns {
         if (!resume && this._records.has(record.runId)) {
           this.save(record);
         }
-        const wasm = await this.core.wasm();
+        // A cell that builds runs with the build package: it packs the notebook's files.
+        const builds = !resume && expectedPhases(record.step).includes('build');
+        const wasm = builds ? await this.core.buildWasm() : await this.core.wasm();
         const [cluster, env, settings] = await Promise.all([
           this.core.cluster(),
           this.core.env(),
@@ -597,6 +606,13 @@ export class RunsModel implements IKaptainRuns {
         };
         if (resume) {
           options.resume = true;
+        }
+        if (builds) {
+          const build = wasm as KaptainBuildWasm;
+          const paths = build.contextFiles(record.cell, options);
+          options.files = await this.core.readFiles(record.notebook, paths);
+          options.filesLocation = `the notebook's directory /${PathExt.dirname(record.notebook)}`;
+          options.s3 = await this.core.s3Route();
         }
         this.startLogs(record);
         const report = await wasm.apply(record.cell, options, event => {

@@ -4,9 +4,12 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 import type * as Wasm from 'kaptain-wasm';
+import type * as BuildWasm from 'kaptain-wasm/build/kaptain.js';
 import type { ClusterOptions, ObjectRef, Outcome } from 'kaptain-wasm';
 
 export type KaptainWasm = typeof Wasm;
+/** The build package (pkg/build/): the same API, plus the build step (packing, S3 upload). */
+export type KaptainBuildWasm = typeof BuildWasm;
 export type {
   ClusterOptions,
   CleanupReport,
@@ -64,6 +67,8 @@ export interface RunRecord {
   message?: string;
   /** Interruption: what was deleted and how long it took (ms). */
   cleanup?: { deleted: ObjectRef[]; remaining: [ObjectRef, string][]; millis: number };
+  /** The build step: its context uploaded to S3, or skipped as the image was built before. */
+  build?: { uploaded?: string; bytes?: number; skippedImage?: string; builtBy?: string };
   /** The tail of pod logs, per pod. */
   logs?: { pod: string; lines: string[]; error?: string }[];
 }
@@ -72,6 +77,15 @@ export interface RunRecord {
 export interface IKaptainCore {
   /** The wasm package, loaded once on first use. */
   wasm(): Promise<KaptainWasm>;
+  /** The build package, loaded once by the first cell that builds an image. */
+  buildWasm(): Promise<KaptainBuildWasm>;
+  /** How the page reaches S3 (the server's kaptain/s3 route), when the server has an endpoint. */
+  s3Route(): Promise<{ route: string; endpoint: string } | undefined>;
+  /**
+   * The files at `paths` (relative to the directory of `notebook`) through the Contents API;
+   * a file that is not there is left out (the core then names the field that wants it).
+   */
+  readFiles(notebook: string, paths: string[]): Promise<Record<string, Uint8Array>>;
   /** Where the cluster is (the server's `kube` proxy) and the namespace to work in. */
   cluster(): Promise<ClusterOptions & { namespace?: string }>;
   /** KAPTAIN_SDK_* switches: server environment overridden by the user's settings. */

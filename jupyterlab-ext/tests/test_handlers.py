@@ -20,6 +20,7 @@ def test_only_the_switches_and_the_namespace_leave_the_server(tmp_path):
         "namespace": "team-a",
         "namespaceFrom": "KAPTAIN_NAMESPACE",
         "proxyPath": PROXY_NAME,
+        "s3Endpoint": None,
     }
     assert "do-not-send" not in repr(config)
 
@@ -48,10 +49,32 @@ def test_blank_values_count_as_unset(tmp_path):
 
 def test_no_namespace_anywhere(tmp_path):
     config = server_config({}, tmp_path / "absent")
-    assert config == {"env": {}, "namespace": None, "namespaceFrom": None, "proxyPath": "kube"}
+    assert config == {
+        "env": {}, "namespace": None, "namespaceFrom": None, "proxyPath": "kube", "s3Endpoint": None
+    }
 
 
 def test_an_unreadable_service_account_file_is_no_namespace(tmp_path):
     # A directory where the file should be: reading fails with an OSError, not a crash.
     config = server_config({}, tmp_path)
     assert config["namespace"] is None
+
+
+def test_the_s3_endpoint_is_told_normalized_and_nothing_else_of_s3(tmp_path):
+    environ = {
+        "KAPTAIN_S3_ENDPOINT": "HTTP://MinIO-Service.Kubeflow:9000/",
+        "KAPTAIN_S3_VERIFY_SSL": "no",
+        "AWS_ACCESS_KEY_ID": "do-not-send",
+    }
+    config = server_config(environ, tmp_path / "absent")
+    assert config["s3Endpoint"] == "http://minio-service.kubeflow:9000"
+    assert "do-not-send" not in repr(config)
+    assert set(config) == {"env", "namespace", "namespaceFrom", "proxyPath", "s3Endpoint"}
+
+
+def test_an_unusable_s3_endpoint_is_told_as_none(tmp_path):
+    # user:password@ and a path are refused (the S3 route says why): never sent on.
+    for endpoint in ("http://user:do-not-send@minio:9000", "http://minio:9000/bucket"):
+        config = server_config({"KAPTAIN_S3_ENDPOINT": endpoint}, tmp_path / "absent")
+        assert config["s3Endpoint"] is None
+        assert "do-not-send" not in repr(config)

@@ -138,6 +138,7 @@ def test_config_answers_with_the_switches_and_namespace_only(server):
         "namespace": "team-a",
         "namespaceFrom": "KAPTAIN_NAMESPACE",
         "proxyPath": "kube",
+        "s3Endpoint": None,
     }
 
 

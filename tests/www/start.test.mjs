@@ -38,7 +38,8 @@ test("scripts/start serves JupyterLab and the demo page, runs the example, and C
   const clusterData = join(root, "tests/cluster/.data-start-smoke");
   const env = { ...process.env, KAPTAIN_NOTEBOOKS: notebooks, KAPTAIN_JUPYTER_PORT: String(freePort()),
     KAPTAIN_WWW_PORT: String(freePort()), KAPTAIN_CLUSTER_DATA: clusterData, KAPTAIN_APISERVER_PORT: "24443",
-    KAPTAIN_ETCD_PORT: "20379", KAPTAIN_ETCD_PEER_PORT: "20380", KAPTAIN_KCM_PORT: "24257" };
+    KAPTAIN_ETCD_PORT: "20379", KAPTAIN_ETCD_PEER_PORT: "20380", KAPTAIN_KCM_PORT: "24257",
+    KAPTAIN_S3_PORT: "24900" };
   delete env.KUBECONFIG; // the main job starts its own control plane unless KUBECONFIG names one
   delete env.KUBECTL;
   const marker = `KAPTAIN_START_SMOKE_ID=${randomUUID()}`;

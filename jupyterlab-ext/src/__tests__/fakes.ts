@@ -3,7 +3,7 @@
 import type { RunEvent, RunReport } from 'kaptain-wasm';
 import { Ledger } from '../ledger';
 import { LockManagerLike, ManagedRunLocks, NO_CHANNEL, PageLockManager, RunLocks, TabChannel, TabMessage } from '../locks';
-import type { IKaptainCore, KaptainWasm, RunRecord } from '../tokens';
+import type { IKaptainCore, KaptainBuildWasm, KaptainWasm, RunRecord } from '../tokens';
 
 export class MemoryStorage implements Storage {
   private items = new Map<string, string>();
@@ -93,9 +93,18 @@ export class FakeApply {
   }
 }
 
+/** A trainer the fake Contents API serves for every cell that builds. */
+export const FAKE_TRAINER = Uint8Array.from([112, 114, 105, 110, 116, 40, 41, 10]); // print()\n
+
 export function fakeCore(wasm: Partial<KaptainWasm>): IKaptainCore {
+  // The build package: the same stub, plus the file list a build context is packed from.
+  const build = { contextFiles: () => ['trainer.py'], ...wasm };
   return {
     wasm: async () => wasm as KaptainWasm,
+    buildWasm: async () => build as unknown as KaptainBuildWasm,
+    s3Route: async () => ({ route: '/kaptain/s3', endpoint: 'http://minio.test:9000' }),
+    readFiles: async (_notebook: string, paths: string[]) =>
+      Object.fromEntries(paths.filter(p => p === 'trainer.py').map(p => [p, FAKE_TRAINER])),
     cluster: async () => ({ server: '/kube', namespace: 'kaptain-demo' }),
     env: async () => ({}),
     settings: async () => undefined

@@ -29,6 +29,11 @@ function fakes(cluster: () => Promise<RunSummary[]>, revisions: RevisionInfo[] =
   };
   const core: IKaptainCore = {
     wasm: async () => wasm as unknown as KaptainWasm,
+    buildWasm: async () => {
+      throw new Error('the panel never builds');
+    },
+    s3Route: async () => undefined,
+    readFiles: async () => ({}),
     cluster: async () => ({ server: '/kube', namespace: 'team' }),
     env: async () => ({}),
     settings: async () => undefined

@@ -2,7 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 
 import { Ledger, LEDGER_KEY } from '../ledger';
 import { applyEvent, applyReport, RunsModel } from '../runs';
-import { fakeCore, FakeApply, flush, MemoryStorage, record } from './fakes';
+import { fakeCore, FakeApply, flush, MemoryStorage, record, FAKE_TRAINER } from './fakes';
 
 const summary = {
   step: 'train' as const,
@@ -65,6 +65,12 @@ describe('RunsModel', () => {
       runId: 'r7k2m9q', notebook: 'work/mnist.ipynb', cellId: 'cell-1', namespace: 'kaptain-demo', server: '/kube'
     });
     expect(fake.calls[0].options.resume).toBeUndefined();
+    // A train cell builds: the build package gets the notebook's files and the S3 route.
+    expect(fake.calls[0].options.files).toEqual({ 'trainer.py': FAKE_TRAINER });
+    expect(fake.calls[0].options.filesLocation).toBe("the notebook's directory /work");
+    expect(fake.calls[0].options.s3).toEqual({ route: '/kaptain/s3', endpoint: 'http://minio.test:9000' });
+    fake.calls[0].onEvent!({ event: 'context-uploaded', uri: 's3://kaptain/build-contexts/abc.tar.gz', bytes: 321, checksum: 'abc' });
+    expect(runs.get('r7k2m9q')!.build).toEqual({ uploaded: 's3://kaptain/build-contexts/abc.tar.gz', bytes: 321 });
     fake.calls[0].onEvent!({ event: 'status', kind: 'TFJob', name: 'j', state: 'Running', message: '' });
     expect(runs.live().map(r => r.runId)).toEqual(['r7k2m9q']);
     expect(JSON.parse(storage.getItem(LEDGER_KEY)!)[0].state).toBe('running');
