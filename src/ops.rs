@@ -91,6 +91,17 @@ pub fn pack_context(cell: &str, options: &Options, files: &dyn FileSource, limit
     Ok(Some(context::pack(&parsed.model, files, limits)?))
 }
 
+/// The files (relative to the notebook's directory) the build context of the cell's model is
+/// packed from; empty when the cell's step does not build.
+#[cfg(feature = "build-step")]
+pub fn context_files(cell: &str, options: &Options) -> Result<Vec<String>, Error> {
+    let parsed = parse(cell, options)?;
+    if !parsed.step_kind().needs_build() {
+        return Ok(Vec::new());
+    }
+    Ok(context::file_paths(&parsed.model)?)
+}
+
 /// What happens to each object `render` lists when the run ends with `outcome` in the cell's
 /// own step.
 pub fn plan(cell: &str, options: &Options, run_id: &RunId, outcome: Outcome) -> Result<Vec<PlanEntry>, Error> {

@@ -423,6 +423,19 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// The build package only: the files, by path relative to the notebook's directory, that a
+/// cell's build context is packed from (what `apply` wants in `files`); empty when the cell's
+/// step does not build. Throws when a path leaves the notebook's directory.
+#[cfg(feature = "build-step")]
+#[wasm_bindgen(js_name = contextFiles)]
+pub fn context_files(
+    cell: &str,
+    #[wasm_bindgen(unchecked_optional_param_type = "Options")] options: Option<JsValue>,
+) -> Result<Vec<String>, JsError> {
+    let (options, _, _) = load(options)?;
+    ops::context_files(cell, &options).map_err(failed)
+}
+
 /// Parses and validates a `%%kaptain` cell; throws an `Error` saying what is wrong and where.
 #[wasm_bindgen(unchecked_return_type = "CellSummary")]
 pub fn parse(

@@ -206,8 +206,8 @@ pub fn checksum(files: &BTreeMap<String, Vec<u8>>, dockerfile_body: &str) -> Str
     hex(&hasher.finalize())
 }
 
-/// Reads the model's files: normalized path -> bytes, with every check but the Dockerfile's.
-fn collect(spec: &ContextSpec, source: &dyn FileSource, limits: Limits) -> Result<BTreeMap<String, Vec<u8>>, ContextError> {
+/// The model's files a context is packed from, as (field, path as written).
+fn wanted(spec: &ContextSpec) -> Vec<(String, &str)> {
     let mut wanted: Vec<(String, &str)> = Vec::new();
     if let Some(r) = &spec.requirements {
         wanted.push(("model.requirements".into(), r));
@@ -216,6 +216,20 @@ fn collect(spec: &ContextSpec, source: &dyn FileSource, limits: Limits) -> Resul
     for (i, f) in spec.extra_files.iter().enumerate() {
         wanted.push((format!("model.extra_files[{i}]"), f));
     }
+    wanted
+}
+
+/// The normalized paths, relative to the notebook's directory, of the files the context of
+/// `model` is packed from: what a front end reads (the Contents API) before packing. Paths
+/// outside the directory are refused here, before anything is read.
+pub fn file_paths(model: &Model) -> Result<Vec<String>, ContextError> {
+    let spec = ContextSpec::from_model(model)?;
+    wanted(&spec).into_iter().map(|(field, raw)| path::normalize(&field, raw)).collect()
+}
+
+/// Reads the model's files: normalized path -> bytes, with every check but the Dockerfile's.
+fn collect(spec: &ContextSpec, source: &dyn FileSource, limits: Limits) -> Result<BTreeMap<String, Vec<u8>>, ContextError> {
+    let wanted = wanted(spec);
 
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     let mut files = BTreeMap::new();
