@@ -174,6 +174,17 @@ export interface ApplyOptions extends Omit<Options, "format">, ClusterOptions {
   s3?: { route: string; endpoint: string };
 }
 
+/** What the build package's `packContext` gives. */
+export interface PackedContext {
+  /** sha256 over the content (see src/context/mod.rs): names the S3 object, tags the image. */
+  checksum: string;
+  /** The files in archive order, Dockerfile included, with their sizes in bytes. */
+  files: [string, number][];
+  dockerfile: string;
+  /** The deterministic tar.gz: the same files give the same bytes, natively and in wasm. */
+  archive: Uint8Array;
+}
+
 export interface ObjectRef {
   kind: string;
   name: string;
@@ -182,6 +193,8 @@ export interface ObjectRef {
 /** What happened, as it happens: `apply` calls its `onEvent` with each. */
 export type RunEvent =
   | { event: "validated"; objects: number }
+  /** A line of the build pod's log (kaniko's), as it is written. */
+  | { event: "log"; pod: string; line: string }
   /** An image of this build context was built before: the build step is skipped. */
   | { event: "build-skipped"; image: string; built_by: string }
   /** The packed build context is in S3 (`uri`), `bytes` long, named by its `checksum`. */
@@ -394,13 +407,52 @@ fn files(options: &JsValue, location: Option<&str>) -> Result<Option<MemorySourc
     if files.is_undefined() || files.is_null() {
         return Ok(None);
     }
+    memory_source(&files, location).map(Some)
+}
+
+/// A `Record<string, Uint8Array>` of files as a source the packer reads.
+#[cfg(feature = "build-step")]
+fn memory_source(files: &JsValue, location: Option<&str>) -> Result<MemorySource, JsError> {
     let mut source = MemorySource::new(location.unwrap_or("the notebook's directory"));
     for path in object_keys(&files) {
         let bytes = js_sys::Reflect::get(&files, &JsValue::from_str(&path)).unwrap_or(JsValue::UNDEFINED);
         let bytes = bytes.dyn_into::<js_sys::Uint8Array>().map_err(|_| JsError::new(&format!("files[{path:?}]: is not a Uint8Array; pass the file's bytes")))?;
         source.insert(&path, bytes.to_vec());
     }
-    Ok(Some(source))
+    Ok(source)
+}
+
+/// What `packContext` gives: the checksum, the files packed with their sizes, the generated
+/// Dockerfile and the tar.gz.
+#[cfg(feature = "build-step")]
+#[derive(Serialize)]
+struct PackedSummary<'a> {
+    checksum: &'a str,
+    files: &'a [(String, u64)],
+    dockerfile: &'a str,
+}
+
+/// The build package only: the build context of the cell's model packed from `files` (path
+/// relative to the notebook's directory -> bytes), as `apply` packs it: `{ checksum, files,
+/// dockerfile, archive }`, `archive` the deterministic tar.gz. Throws what `apply` would (a
+/// missing file, a path outside the directory, a context too large), or when the cell's step
+/// does not build.
+#[cfg(feature = "build-step")]
+#[wasm_bindgen(js_name = packContext, unchecked_return_type = "PackedContext")]
+pub fn pack_context(
+    cell: &str,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, Uint8Array>")] files: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Options")] options: Option<JsValue>,
+) -> Result<JsValue, JsError> {
+    let (options, _, _) = load(options)?;
+    let source = memory_source(&files, None)?;
+    let packed = ops::pack_context(cell, &options, &source, crate::context::Limits::default())
+        .map_err(failed)?
+        .ok_or_else(|| JsError::new("cell: its step does not build an image; packContext is for build, train and tune cells"))?;
+    let summary = to_js(&PackedSummary { checksum: &packed.checksum, files: &packed.files, dockerfile: &packed.dockerfile })?;
+    let archive = js_sys::Uint8Array::from(packed.archive.as_slice());
+    js_sys::Reflect::set(&summary, &JsValue::from_str("archive"), &archive).map_err(|_| JsError::new("cannot hand the archive to JavaScript"))?;
+    Ok(summary)
 }
 
 #[derive(Serialize)]

@@ -121,6 +121,9 @@ fn a_build_uploads_its_context_and_a_second_run_reuses_the_image() {
     for line in ["created Secret/build-model-b1-registry", "created Secret/build-model-b1-context", "created Job/build-model-b1-build", "deleted Job/build-model-b1-build", "run b1: succeeded (build)"] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
+    // kaniko's log (played by the simulator, a test double for the kubelet) streamed as it ran.
+    assert!(out.contains(&format!("  kaniko | INFO[0000] Downloading the build context from s3://{bucket}/{key}")), "{out}");
+    assert!(out.contains(&format!("Pushing image to registry.example.com/build/model:{checksum}")), "{out}");
     // The object in S3 is byte for byte what `kaptain context` packs: same files, same bytes.
     assert_eq!(s3_get(&s3, &format!("{bucket}/{key}")), archive);
     // Success deletes the build's Secrets and Job; the image record stays.
@@ -162,6 +165,7 @@ fn a_failed_build_keeps_its_job_pointing_at_the_uploaded_context() {
     let out = text(&failed);
     assert!(!failed.status.success(), "{out}");
     assert_no_secret(&s3, &out);
+    assert!(out.contains("  kaniko | error building image:"), "kaniko's last words are in the output:\n{out}");
     // Kept for troubleshooting: the Secrets and the Job (and its pod).
     let left = objects_of_run(&ns, "f1");
     for object in ["job.batch/build-model-f1-build", "secret/build-model-f1-context", "secret/build-model-f1-registry"] {

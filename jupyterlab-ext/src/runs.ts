@@ -68,6 +68,17 @@ export function applyEvent(record: RunRecord, event: RunEvent): void {
     case 'context-uploaded':
       record.build = { uploaded: event.uri, bytes: event.bytes };
       break;
+    case 'log': {
+      record.logs ??= [];
+      let log = record.logs.find(l => l.pod === event.pod && l.streamed);
+      if (!log) {
+        log = { pod: event.pod, lines: [], streamed: true };
+        record.logs = [log, ...record.logs.filter(l => l.pod !== event.pod)];
+      }
+      log.lines.push(event.line);
+      log.lines.splice(0, Math.max(0, log.lines.length - LOG_TAIL_LINES));
+      break;
+    }
     case 'created': {
       const object = upsertObject(record, event.kind, event.name);
       object.state = event.resumed ? 'Found' : 'Created';
@@ -670,11 +681,18 @@ export class RunsModel implements IKaptainRuns {
         for (const log of logs) {
           (seen.has(log.pod) ? multi : seen).add(log.pod);
         }
-        record.logs = logs.map(log => ({
-          pod: multi.has(log.pod) ? `${log.pod}/${log.container}` : log.pod,
-          lines: log.lines,
-          ...(log.error ? { error: log.error } : {})
-        }));
+        // Pods whose log the core streams keep it; the others get their tails.
+        const streamed = (record.logs ?? []).filter(l => l.streamed);
+        record.logs = [
+          ...streamed,
+          ...logs
+            .filter(log => !streamed.some(s => s.pod === log.pod))
+            .map(log => ({
+              pod: multi.has(log.pod) ? `${log.pod}/${log.container}` : log.pod,
+              lines: log.lines,
+              ...(log.error ? { error: log.error } : {})
+            }))
+        ];
       } catch (reason) {
         record.logs = [{ pod: '', lines: [], error: `logs unavailable: ${errorMessage(reason)}` }];
       } finally {

@@ -69,8 +69,8 @@ export interface RunRecord {
   cleanup?: { deleted: ObjectRef[]; remaining: [ObjectRef, string][]; millis: number };
   /** The build step: its context uploaded to S3, or skipped as the image was built before. */
   build?: { uploaded?: string; bytes?: number; skippedImage?: string; builtBy?: string };
-  /** The tail of pod logs, per pod. */
-  logs?: { pod: string; lines: string[]; error?: string }[];
+  /** The tail of pod logs, per pod; `streamed`: the core passes its lines on as they come. */
+  logs?: { pod: string; lines: string[]; error?: string; streamed?: boolean }[];
 }
 
 /** The cluster connection and settings every call needs, resolved once per call. */

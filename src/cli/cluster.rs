@@ -46,6 +46,7 @@ fn print_event(event: Event) {
     let line = match event {
         Event::Validated { objects } => format!("validated {objects} objects with the cluster (dry run)"),
         Event::BuildSkipped { image, built_by } => format!("build skipped: {image} was built by run {built_by} (config.force_rebuild: true builds it again)"),
+        Event::Log { line, .. } => format!("  kaniko | {line}"),
         Event::ContextUploaded { uri, bytes, .. } => format!("uploaded the build context to {uri} ({bytes} bytes)"),
         Event::Created { kind, name, .. } => format!("created {kind}/{name}"),
         Event::Status { kind, name, state, message } if message.is_empty() => format!("{kind}/{name}: {state}"),

@@ -4,12 +4,15 @@
 
 #[cfg(feature = "build-step")]
 mod build;
+#[cfg(feature = "build-step")]
+mod build_log;
 mod credentials;
 pub mod objects;
 pub mod runs;
 pub mod serving;
 pub mod status;
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -71,6 +74,9 @@ pub enum Event {
     /// An image of this context was built before (by `built_by`): the build step is skipped.
     #[cfg(feature = "build-step")]
     BuildSkipped { image: String, built_by: String },
+    /// A line of the build pod's log (kaniko's), as it is written.
+    #[cfg(feature = "build-step")]
+    Log { pod: String, line: String },
     /// The build context is in S3, where the kaniko Job reads it.
     #[cfg(feature = "build-step")]
     ContextUploaded { uri: String, bytes: usize, checksum: String },
@@ -126,7 +132,9 @@ pub struct Engine<'a, T> {
     client: &'a Client<T>,
     cell: &'a Cell,
     run: &'a RunIdentity,
-    events: &'a mut dyn FnMut(Event),
+    /// Shared by the run's concurrent parts (following the Job and streaming its log); never
+    /// borrowed across an await.
+    events: RefCell<&'a mut dyn FnMut(Event)>,
     resume: bool,
     dry_run: bool,
     #[cfg(feature = "build-step")]
@@ -139,7 +147,7 @@ impl<'a, T: Transport> Engine<'a, T> {
             client,
             cell,
             run,
-            events,
+            events: RefCell::new(events),
             resume: false,
             dry_run: false,
             #[cfg(feature = "build-step")]
@@ -178,8 +186,8 @@ impl<'a, T: Transport> Engine<'a, T> {
         &self.cell.config.namespace
     }
 
-    fn emit(&mut self, event: Event) {
-        (self.events)(event);
+    fn emit(&self, event: Event) {
+        (self.events.borrow_mut())(event);
     }
 
     /// Runs the step: validates and creates its objects and, with `follow`, follows them to an
@@ -339,6 +347,8 @@ impl<'a, T: Transport> Engine<'a, T> {
             let followed = group.iter().rev().find(|m| matches!(m.kind.as_str(), "Job" | "TFJob" | "PyTorchJob" | "Experiment" | "InferenceService"));
             *following = true;
             let (outcome, why) = match followed {
+                #[cfg(feature = "build-step")]
+                Some(object) if object.kind == kinds::JOB.kind => self.follow_build(object).await?,
                 Some(object) => self.follow(object).await?,
                 None => (Outcome::Succeeded, String::new()),
             };
@@ -450,7 +460,7 @@ impl<'a, T: Transport> Engine<'a, T> {
 
     /// Follows an object until its status says how it ended: a watch while the server streams
     /// it, polling when it does not.
-    async fn follow(&mut self, object: &Manifest) -> Result<(Outcome, String), EngineError> {
+    async fn follow(&self, object: &Manifest) -> Result<(Outcome, String), EngineError> {
         let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
         let namespace = self.namespace().to_string();
         let started = self.client.transport().now();
@@ -493,7 +503,7 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
-    fn observe(&mut self, object: &Manifest, current: &serde_json::Value, last_state: &mut String) -> Option<(Outcome, String)> {
+    fn observe(&self, object: &Manifest, current: &serde_json::Value, last_state: &mut String) -> Option<(Outcome, String)> {
         let progress = status::progress(&object.kind, current);
         let shown = format!("{}|{}", progress.state, progress.message);
         if *last_state != shown {
@@ -511,7 +521,7 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// Deletes everything of this run. See [`cleanup`].
     pub async fn cleanup(&mut self) -> CleanupReport {
         let namespace = self.namespace().to_string();
-        cleanup(self.client, &namespace, &self.run.run_id, self.events).await
+        cleanup(self.client, &namespace, &self.run.run_id, *self.events.get_mut()).await
     }
 }
 

@@ -10,7 +10,7 @@ use kube_core::request::Request;
 use serde_json::Value;
 
 use super::error::{ApiError, KubeError};
-use super::transport::{ByteStream, Transport};
+use super::transport::{ByteStream, Response, Transport};
 use crate::kinds::KindInfo;
 
 /// The field manager kaptain's server-side applies are recorded under.
@@ -81,6 +81,18 @@ impl Call<'_> {
     fn api_error(&self, status: u16, retry_after: Option<&str>, body: &[u8]) -> KubeError {
         KubeError::Api(Box::new(ApiError::from_response(status, retry_after, body, self.verb, &self.resource(), self.namespace)))
     }
+}
+
+/// GET of a pod's log. Built here, not by kube-core's `logs`: its LogParams carry a timestamp
+/// whose formatting brings a date library (~60 KB gzipped) into the wasm. Pod and container
+/// names are DNS labels, so nothing needs escaping; anything else is refused.
+fn log_request(call: &Call<'_>, pod: &str, container: &str, query: &str) -> Result<http::Request<Vec<u8>>, KubeError> {
+    let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !plain(pod) || !plain(container) {
+        return Err(KubeError::Request { what: call.what(), message: format!("{pod:?} / {container:?} is not a pod / container name") });
+    }
+    let path = format!("{}/{pod}/log?container={container}&{query}", crate::kinds::POD.collection_path(call.namespace));
+    http::Request::get(path).body(Vec::new()).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })
 }
 
 fn request_error(call: &Call<'_>, error: kube_core::request::Error) -> KubeError {
@@ -227,19 +239,19 @@ impl<T: Transport> Client<T> {
     /// one worth waiting for.
     pub async fn logs(&self, namespace: &str, pod: &str, container: &str, tail_lines: i64) -> Result<String, KubeError> {
         let call = Call { verb: "get log of", kind: &crate::kinds::POD, namespace };
-        // Built here, not by kube-core's `logs`: its LogParams carry a timestamp whose formatting
-        // brings a date library (~60 KB gzipped) into the wasm. Pod and container names are
-        // DNS labels, so nothing needs escaping; anything else is refused.
-        let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-        if !plain(pod) || !plain(container) {
-            return Err(KubeError::Request { what: call.what(), message: format!("{pod:?} / {container:?} is not a pod / container name") });
-        }
-        let path = format!("{}/{pod}/log?container={container}&tailLines={tail_lines}", crate::kinds::POD.collection_path(namespace));
-        let request = http::Request::get(path).body(Vec::new()).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })?;
+        let request = log_request(&call, pod, container, &format!("tailLines={tail_lines}"))?;
         match self.transport.send(request).await? {
             r if (200..300).contains(&r.status) => Ok(String::from_utf8_lossy(&r.body).into_owned()),
             r => Err(call.api_error(r.status, r.retry_after.as_deref(), &r.body)),
         }
+    }
+
+    /// A container's log from its start, streamed as it is written (`follow=true`) until the
+    /// container ends. Err(response) when the server refuses (the container has not started).
+    pub async fn follow_logs(&self, namespace: &str, pod: &str, container: &str) -> Result<Result<ByteStream, Response>, KubeError> {
+        let call = Call { verb: "follow log of", kind: &crate::kinds::POD, namespace };
+        let request = log_request(&call, pod, container, "follow=true")?;
+        self.transport.stream(request).await
     }
 
     /// Which InferenceService APIs the cluster serves, from API discovery.

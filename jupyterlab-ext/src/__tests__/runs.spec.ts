@@ -71,6 +71,12 @@ describe('RunsModel', () => {
     expect(fake.calls[0].options.s3).toEqual({ route: '/kaptain/s3', endpoint: 'http://minio.test:9000' });
     fake.calls[0].onEvent!({ event: 'context-uploaded', uri: 's3://kaptain/build-contexts/abc.tar.gz', bytes: 321, checksum: 'abc' });
     expect(runs.get('r7k2m9q')!.build).toEqual({ uploaded: 's3://kaptain/build-contexts/abc.tar.gz', bytes: 321 });
+    // kaniko's log, line by line as the core streams it.
+    fake.calls[0].onEvent!({ event: 'log', pod: 'b-1', line: 'INFO[0000] Downloading the build context' });
+    fake.calls[0].onEvent!({ event: 'log', pod: 'b-1', line: 'INFO[0001] Pushing image' });
+    expect(runs.get('r7k2m9q')!.logs).toEqual([
+      { pod: 'b-1', lines: ['INFO[0000] Downloading the build context', 'INFO[0001] Pushing image'], streamed: true }
+    ]);
     fake.calls[0].onEvent!({ event: 'status', kind: 'TFJob', name: 'j', state: 'Running', message: '' });
     expect(runs.live().map(r => r.runId)).toEqual(['r7k2m9q']);
     expect(JSON.parse(storage.getItem(LEDGER_KEY)!)[0].state).toBe('running');
