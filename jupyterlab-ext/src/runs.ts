@@ -620,7 +620,7 @@ export class RunsModel implements IKaptainRuns {
         }
         if (builds) {
           const build = wasm as KaptainBuildWasm;
-          const paths = build.contextFiles(record.cell, options);
+          const paths = build.contextFiles(record.cell, { namespace: options.namespace, env, settings });
           options.files = await this.core.readFiles(record.notebook, paths);
           options.filesLocation = `the notebook's directory /${PathExt.dirname(record.notebook)}`;
           options.s3 = await this.core.s3Route();

@@ -98,7 +98,17 @@ export const FAKE_TRAINER = Uint8Array.from([112, 114, 105, 110, 116, 40, 41, 10
 
 export function fakeCore(wasm: Partial<KaptainWasm>): IKaptainCore {
   // The build package: the same stub, plus the file list a build context is packed from.
-  const build = { contextFiles: () => ['trainer.py'], ...wasm };
+  const build = {
+    contextFiles: (_cell: string, options: Record<string, unknown> = {}) => {
+      // The core refuses keys its Options do not have (the cluster's among them).
+      const unknown = Object.keys(options).filter(k => !['namespace', 'env', 'settings', 'runId', 'notebook', 'cellId'].includes(k));
+      if (unknown.length) {
+        throw new Error(`options: unknown field \`${unknown[0]}\``);
+      }
+      return ['trainer.py'];
+    },
+    ...wasm
+  };
   return {
     wasm: async () => wasm as KaptainWasm,
     buildWasm: async () => build as unknown as KaptainBuildWasm,
