@@ -1,5 +1,6 @@
 // The demo page: a %%kaptain cell, its objects, their lifecycle, and a run against the
-// cluster the page is served with. Every decision is the wasm core's (pkg/kaptain.js); this
+// cluster the page is served with. Every decision is the wasm core's (pkg/kaptain.js, and
+// pkg/build/kaptain.js for the build context, loaded when a cell that builds is shown); this
 // file only reads the page and writes the page.
 import init, { apply, parse, plan, render } from "./pkg/kaptain.js";
 import { escapeHtml, highlight } from "./yaml.js";
@@ -13,17 +14,20 @@ const STEPS = {
     about: "Build the Model's image from its code and requirements, and push it to the registry.",
     examples: [["build.cell", "TensorFlow"]],
     fields: ["model", "framework", "image"],
+    builds: true,
   },
   train: {
     about: "Train the Model: one TFJob or PyTorchJob, after a build when the image must be rebuilt.",
     examples: [["train.cell", "TensorFlow"], ["train-pytorch.cell", "PyTorch"]],
     fields: ["model", "framework", "image", "workers", "gpus", "switch"],
+    builds: true,
     switch: ["force-cleanup", "Delete the training job when the run ends (force_cleanup)"],
   },
   tune: {
     about: "Tune the Model's hyperparameters: a Katib Experiment whose trials are training jobs.",
     examples: [["tune.cell", "TensorFlow"]],
     fields: ["model", "framework", "image", "workers", "gpus", "switch"],
+    builds: true,
     switch: ["delete-experiment", "Delete the Experiment when it succeeds (delete_experiment)"],
   },
   deploy: {
@@ -57,6 +61,8 @@ const state = {
   statuses: new Map(),
   /** The run in progress: its AbortController. */
   running: null,
+  /** The files picked for the build context: by file name, and by path below the picked folder. */
+  picked: { byName: new Map(), byPath: new Map() },
 };
 const key = (kind, name) => `${kind}/${name}`;
 
@@ -233,6 +239,7 @@ function update() {
     $("#manifests").innerHTML = "";
     $("#count").textContent = "";
     drawTable(null);
+    showContext(text, null);
     setBusy(Boolean(state.running));
     return;
   }
@@ -252,6 +259,7 @@ function update() {
   const plans = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, plan(text, outcome, options())]));
   drawTable(plans);
   $("#caveat").hidden = summary.step !== "deploy";
+  showContext(text, summary);
   setBusy(Boolean(state.running));
 }
 
@@ -296,6 +304,133 @@ function drawTable(plans) {
       + `<td data-column="check">${checkCell}</td><td data-column="status">${statusCell}</td>${fate.join("")}</tr>`;
   });
   $("#objects tbody").innerHTML = rows.join("") || '<tr><td colspan="6" class="muted">Fix the cell to see its objects.</td></tr>';
+}
+
+// ---------------------------------------------------------------- the build context
+
+/**
+ * The build package (pkg/build: the core plus the packer), imported the first time a cell of a
+ * step that builds is shown. `STEPS[step].builds` only says when to load it; which files a cell
+ * needs, and whether it needs any, is the core's answer (`contextFiles`).
+ */
+let buildCore = null;
+function loadBuildCore() {
+  buildCore ??= import("./pkg/build/kaptain.js")
+    .then(async (module) => {
+      await module.default();
+      return module;
+    })
+    .catch((error) => {
+      buildCore = null; // try again with the next cell
+      throw new Error(`the build package (pkg/build) could not load: ${error.message}`);
+    });
+  return buildCore;
+}
+
+/** Bytes of each picked File, read once. */
+const fileBytes = new WeakMap();
+function bytesOf(file) {
+  if (!fileBytes.has(file)) fileBytes.set(file, file.arrayBuffer().then((buffer) => new Uint8Array(buffer)));
+  return fileBytes.get(file);
+}
+
+/** The picked file for a path the cell needs: by its path below a picked folder, else by file name. */
+const pickedFor = (path) => state.picked.byPath.get(path) ?? state.picked.byName.get(path.slice(path.lastIndexOf("/") + 1));
+
+/** Files from a picker: a folder's files by their path after the folder's own name, others by name. */
+function pick(files) {
+  for (const file of files) {
+    const relative = file.webkitRelativePath;
+    if (relative) state.picked.byPath.set(relative.slice(relative.indexOf("/") + 1), file);
+    else state.picked.byName.set(file.name, file);
+  }
+  showContext(editor.value, lastSummary);
+}
+
+function forgetPicked() {
+  state.picked.byName.clear();
+  state.picked.byPath.clear();
+  $("#context-pick").value = "";
+  $("#context-folder").value = "";
+  showContext(editor.value, lastSummary);
+}
+
+const bytes = (n) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB (${n} bytes)` : `${(n / 1048576).toFixed(1)} MiB (${n} bytes)`);
+
+let lastSummary = null;
+let contextGeneration = 0;
+let archiveUrl = "";
+
+function contextStatus(tone, text) {
+  const status = $("#context-status");
+  status.className = `status ${tone}`;
+  status.textContent = text;
+}
+
+function hidePacked() {
+  $("#context-result").hidden = true;
+  if (archiveUrl) URL.revokeObjectURL(archiveUrl);
+  archiveUrl = "";
+  $("#context-download").removeAttribute("href");
+}
+
+/** The cell (or the picked files) changed: what the cell needs, what is picked, the packed context. */
+function showContext(text, summary) {
+  lastSummary = summary;
+  packContextOf(text, summary, ++contextGeneration).catch((error) => {
+    $("#context").hidden = false;
+    hidePacked();
+    contextStatus("error", `✗ ${error.message}`);
+  });
+}
+
+async function packContextOf(text, summary, generation) {
+  const section = $("#context");
+  if (!summary || !STEPS[summary.step]?.builds) {
+    section.hidden = true;
+    return;
+  }
+  const core = await loadBuildCore();
+  if (generation !== contextGeneration) return; // a newer cell is shown
+  const needed = core.contextFiles(text, options());
+  section.hidden = needed.length === 0;
+  if (!needed.length) return;
+  const matched = needed.map((path) => [path, pickedFor(path)]);
+  $("#context-needed tbody").innerHTML = matched
+    .map(([path, file]) => `<tr data-path="${escapeHtml(path)}"><td><code>${escapeHtml(path)}</code></td>`
+      + `<td>${file ? `<span class="badge good">picked</span> ${escapeHtml(file.webkitRelativePath || file.name)} · ${bytes(file.size)}` : '<span class="badge bad">not picked</span>'}</td></tr>`)
+    .join("");
+  if (!matched.some(([, file]) => file)) {
+    hidePacked();
+    contextStatus("", `Pick the ${needed.length === 1 ? "file" : `${needed.length} files`} above to pack the build context.`);
+    return;
+  }
+  // What is picked goes to the core; a missing file is its message to show.
+  const files = {};
+  for (const [path, file] of matched) if (file) files[path] = await bytesOf(file);
+  if (generation !== contextGeneration) return;
+  let packed;
+  try {
+    packed = core.packContext(text, files, options());
+  } catch (error) {
+    hidePacked();
+    contextStatus("error", `✗ ${error.message}`);
+    return;
+  }
+  hidePacked();
+  archiveUrl = URL.createObjectURL(new Blob([packed.archive], { type: "application/gzip" }));
+  const download = $("#context-download");
+  download.href = archiveUrl;
+  download.download = `${packed.checksum}.tar.gz`;
+  download.textContent = `Download ${packed.checksum.slice(0, 12)}….tar.gz`;
+  $("#context-checksum").textContent = packed.checksum;
+  $("#context-size").textContent = `${bytes(packed.archive.length)}, ${packed.files.length} files`;
+  $("#context-packed tbody").innerHTML = packed.files
+    .map(([path, size]) => `<tr><td><code>${escapeHtml(path)}</code></td><td class="number">${size}</td></tr>`)
+    .join("");
+  $("#context-dockerfile").textContent = packed.dockerfile;
+  $("#context-result").hidden = false;
+  contextStatus("ok", "✓ Packed here, not uploaded: the checksum is the one JupyterLab and the CLI give for the same files.");
 }
 
 // ---------------------------------------------------------------- the cluster
@@ -485,6 +620,9 @@ async function main() {
   $("#check").addEventListener("click", check);
   $("#run").addEventListener("click", run);
   $("#stop").addEventListener("click", interrupt);
+  $("#context-pick").addEventListener("change", (e) => pick(e.target.files));
+  $("#context-folder").addEventListener("change", (e) => pick(e.target.files));
+  $("#context-forget").addEventListener("click", forgetPicked);
   addEventListener("beforeunload", (e) => {
     // Leaving does not stop the run: its objects would stay (kaptain sweep cleans them).
     if (state.running) e.preventDefault();

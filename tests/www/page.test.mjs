@@ -5,9 +5,14 @@
 //   KAPTAIN_TEST_NAMESPACE  a namespace holding the source Secrets
 //   KUBECTL, KUBECONFIG     to check what the cluster holds, by label
 //   KAPTAIN_WWW_ARTIFACTS   where screenshots go (optional)
+//   KAPTAIN_BIN             the native CLI the build context is compared with (default
+//                           target/debug/kaptain, built with cargo when missing)
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 
@@ -49,6 +54,51 @@ const simulated = (delaySeconds) =>
     "  requirements: requirements.txt\n",
     `  requirements: requirements.txt\n  labels:\n    kaptain-sim/outcome: Succeeded\n    kaptain-sim/delay-seconds: "${delaySeconds}"\n`,
   );
+
+/** The example build cell: its Model names main_file trainer.py and requirements.txt. */
+const buildExample = readFileSync(new URL("../../examples/cells/build.cell", import.meta.url), "utf8");
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The native CLI, built when missing. */
+function kaptainBin() {
+  const bin = process.env.KAPTAIN_BIN || join(root, "target/debug/kaptain");
+  if (!existsSync(bin)) execFileSync("cargo", ["build", "--locked", "--bin", "kaptain"], { cwd: root, stdio: "inherit" });
+  return bin;
+}
+
+/**
+ * `kaptain context CELL --dir DIR --out OUT` for the same files: the checksum (its last line),
+ * the files with their sizes, and the archive's bytes.
+ */
+function nativeContext(cell, dir) {
+  const scratch = mkdtempSync(join(tmpdir(), "kaptain-www-native-"));
+  try {
+    writeFileSync(join(scratch, "cell"), cell);
+    const out = join(scratch, "context.tar.gz");
+    const printed = execFileSync(kaptainBin(), ["context", join(scratch, "cell"), "--dir", dir, "--out", out], { encoding: "utf8" });
+    const lines = printed.trim().split("\n");
+    const files = lines.filter((line) => /^\s*\d+ {2}\S/.test(line)).map((line) => {
+      const [, size, path] = /^\s*(\d+) {2}(.*)$/.exec(line);
+      return [path, Number(size)];
+    });
+    return { checksum: lines.at(-1), files, archive: readFileSync(out) };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A directory holding the given files (path -> text). */
+function filesDir(files) {
+  const dir = mkdtempSync(join(tmpdir(), "kaptain-www-files-"));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+const TRAINER = 'import tensorflow as tf\n\nprint("training MNIST", tf.__version__)\n';
+const REQUIREMENTS = "numpy==1.26.4\npandas>=2\n";
 
 describe("the demo page", { skip }, () => {
   let browser;
@@ -192,6 +242,114 @@ describe("the demo page", { skip }, () => {
     }
     if (artifacts) await page.screenshot({ path: `${artifacts}/stopped.png`, fullPage: true });
     console.log(`stop to nothing left: ${Date.now() - stopped} ms`);
+  });
+
+  /** The Build context section: the needed paths and what is picked for each, the status. */
+  const contextNeeded = () =>
+    page.$$eval("#context-needed tbody tr", (rows) => rows.map((row) => [row.dataset.path, row.querySelector(".badge").textContent.trim()]));
+
+  test("the build package loads only when a cell that builds is shown", async () => {
+    const other = await browser.newPage();
+    const requests = [];
+    other.on("request", (request) => requests.push(new URL(request.url()).pathname));
+    other.on("pageerror", (error) => errors.push(error.message));
+    try {
+      await other.goto(`${url}?namespace=${encodeURIComponent(namespace)}&step=deploy`);
+      await other.waitForSelector("body[data-ready=true]", { timeout: 30000 });
+      await other.waitForTimeout(500);
+      assert.ok(await other.isHidden("#context"), "a deploy cell has no build context");
+      assert.deepEqual(requests.filter((path) => path.includes("/pkg/build/")), [], "pkg/build is not loaded for a deploy cell");
+      await other.click("#steps button[data-step=build]");
+      await other.waitForSelector("#context-needed tbody tr", { timeout: 30000 });
+      assert.ok(requests.some((path) => path.endsWith("/pkg/build/kaptain_bg.wasm")), "pkg/build is loaded for a build cell");
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("the build context: the files a build cell needs, and a missing one named by the core", async () => {
+    await page.click("#steps button[data-step=build]");
+    await page.waitForFunction(() => document.querySelector("#cell").value.startsWith("%%kaptain build"));
+    await page.waitForSelector("#context-needed tbody tr", { timeout: 30000 });
+    assert.deepEqual(await contextNeeded(), [["requirements.txt", "not picked"], ["trainer.py", "not picked"]]);
+    const note = (await page.textContent("#context-no-upload")).replace(/\s+/g, " ");
+    assert.match(note, /packs the build context but does not upload it: it has no route to S3/);
+    assert.match(note, /JupyterLab \(through the Jupyter server's S3 route\) or from the CLI \(kaptain apply --dir\)/);
+    assert.match(note, /Run on this page creates the build objects without uploading the context/);
+    assert.ok(await page.isHidden("#context-result"));
+
+    const dir = filesDir({ "trainer.py": TRAINER });
+    try {
+      await page.setInputFiles("#context-pick", [join(dir, "trainer.py")]);
+      await page.waitForSelector("#context-status.error", { timeout: 10000 });
+      assert.equal(
+        await page.textContent("#context-status"),
+        '✗ model.requirements: "requirements.txt" was not found in the notebook\'s directory; put the file there or correct the path',
+      );
+      assert.deepEqual(await contextNeeded(), [["requirements.txt", "not picked"], ["trainer.py", "picked"]]);
+      assert.ok(await page.isHidden("#context-result"), "nothing packed while a file is missing");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await page.click("#context-forget");
+    await page.waitForFunction(() => !document.querySelector("#context-status.error"));
+  });
+
+  test("the build context packed in the page is the CLI's: same checksum, same tar.gz bytes", async () => {
+    const dir = filesDir({ "trainer.py": TRAINER, "requirements.txt": REQUIREMENTS });
+    try {
+      await page.setInputFiles("#context-pick", [join(dir, "trainer.py"), join(dir, "requirements.txt")]);
+      await page.waitForSelector("#context-result:not([hidden])", { timeout: 10000 });
+      const native = nativeContext(await page.inputValue("#cell"), dir);
+      assert.match(native.checksum, /^[0-9a-f]{64}$/);
+      assert.equal(await page.textContent("#context-checksum"), native.checksum);
+      assert.deepEqual(await contextNeeded(), [["requirements.txt", "picked"], ["trainer.py", "picked"]]);
+      const packed = await page.$$eval("#context-packed tbody tr", (rows) =>
+        rows.map((row) => [row.cells[0].textContent, Number(row.cells[1].textContent)]));
+      assert.deepEqual(packed, native.files);
+      assert.deepEqual(packed.map(([path]) => path), ["Dockerfile", "requirements.txt", "trainer.py"]);
+      assert.match(await page.textContent("#context-size"), new RegExp(`\\b${native.archive.length} bytes`));
+      const dockerfile = await page.textContent("#context-dockerfile");
+      assert.match(dockerfile, /^FROM tensorflow\/tensorflow:2\.5\.0$/m);
+      assert.ok(dockerfile.includes(`LABEL checksum=${native.checksum}`), dockerfile);
+      if (artifacts) await page.screenshot({ path: `${artifacts}/build-context.png`, fullPage: true });
+
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#context-download")]);
+      assert.equal(download.suggestedFilename(), `${native.checksum}.tar.gz`);
+      const downloaded = readFileSync(await download.path());
+      assert.ok(downloaded.equals(native.archive), `the page's tar.gz (${downloaded.length} bytes) is the CLI's (${native.archive.length} bytes)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a picked folder matches the needed files by their path below it", async () => {
+    await page.click("#context-forget");
+    const cell = buildExample.replace("  requirements: requirements.txt\n", "  requirements: requirements.txt\n  extra_files:\n    - lib/util.py\n");
+    await setCell(cell);
+    await page.waitForFunction(() => document.querySelectorAll("#context-needed tbody tr").length === 3);
+    const dir = filesDir({
+      "trainer.py": TRAINER,
+      "requirements.txt": REQUIREMENTS,
+      "lib/util.py": "def helper():\n    return 42\n",
+      "util.py": "# not this one: the cell names lib/util.py\n",
+      "notes.md": "not needed\n",
+    });
+    try {
+      await page.setInputFiles("#context-folder", dir);
+      await page.waitForSelector("#context-result:not([hidden])", { timeout: 10000 });
+      assert.deepEqual(await contextNeeded(), [["requirements.txt", "picked"], ["trainer.py", "picked"], ["lib/util.py", "picked"]]);
+      const native = nativeContext(cell, dir);
+      assert.equal(await page.textContent("#context-checksum"), native.checksum);
+      const packed = await page.$$eval("#context-packed tbody tr", (rows) => rows.map((row) => row.cells[0].textContent));
+      assert.deepEqual(packed, native.files.map(([path]) => path));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // A step that does not build has no build context.
+    await page.click("#steps button[data-step=deploy]");
+    await page.waitForFunction(() => document.querySelector("#cell").value.startsWith("%%kaptain deploy"));
+    await page.waitForSelector("#context", { state: "hidden", timeout: 10000 });
   });
 
   test("no error on the page", () => {
