@@ -81,6 +81,9 @@ pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool, build: &Build
         }
         let (parsed, identity, objects) = ops::prepare(&text, &options, &run_id).map_err(|e| Failure::Input(e.to_string()))?;
         println!("run {run_id}: {} {} in namespace {}", parsed.step_kind(), parsed.model.id, parsed.config.namespace);
+        if context.is_none() && parsed.step_kind().needs_build() {
+            println!("no --dir: the build context is not packed or uploaded; the build Job reads {}", context_uri(&objects));
+        }
         let started = Instant::now();
         let mut print = print_event;
         let report = Engine::new(&client, &parsed, &identity, &mut print)
@@ -90,6 +93,16 @@ pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool, build: &Build
             .map_err(|e| Failure::Cluster(e.to_string()))?;
         finish(&report, started)
     })
+}
+
+/// The `--context` the rendered build Job reads.
+fn context_uri(objects: &[kaptain::manifest::Manifest]) -> String {
+    objects
+        .iter()
+        .filter(|m| m.kind == "Job")
+        .flat_map(|m| m.object["spec"]["template"]["spec"]["containers"][0]["args"].as_array().cloned().unwrap_or_default())
+        .find_map(|arg| arg.as_str().and_then(|a| a.strip_prefix("--context=")).map(String::from))
+        .unwrap_or_default()
 }
 
 fn finish(report: &RunReport, started: Instant) -> Result<String, Failure> {

@@ -6,7 +6,13 @@
 //     core started (Resource Timing: fetches whose URL carries delete options) and to a clean
 //     cluster (every kind the run had, listed by its label every 25 ms from the test process
 //     through a kubectl proxy of its own, KAPTAIN_BENCH_PROXY, as scripts/bench-interrupt.mjs
-//     does), the page's requests going through jupyter-server-proxy and kubectl proxy.
+//     does), the page's requests going through jupyter-server-proxy and kubectl proxy;
+//   upload: a build cell whose context holds 10 MiB of incompressible bytes, its upload timed
+//     by Resource Timing (the PUT of build-contexts/<checksum>.tar.gz from its start to its
+//     end), from the page through the Jupyter server's S3 route to the control plane's S3
+//     server (config.force_rebuild, so that every round uploads).
+import { randomBytes } from 'crypto';
+
 import {
   NAMESPACE,
   TOKEN,
@@ -137,4 +143,49 @@ test('interrupt: to the last DELETE and to a clean cluster', async ({ page, tmpP
   report('interrupt -> first DELETE sent (jupyter-server-proxy + kubectl proxy)', toFirstDelete, 'ms');
   report('interrupt -> last DELETE sent (jupyter-server-proxy + kubectl proxy)', toLastDelete, 'ms');
   report('interrupt -> clean cluster (jupyter-server-proxy + kubectl proxy)', toClean, 'ms');
+});
+
+test('upload: a 10 MiB build context through the Jupyter server S3 route', async ({ page, tmpPath }) => {
+  test.setTimeout(600_000);
+  const cell = (round: number) =>
+    [
+      '%%kaptain build',
+      'model:',
+      '  id: bench/upload',
+      '  framework: tensorflow',
+      '  main_file: trainer.py',
+      '  extra_files: [data.bin]',
+      '  image_name: registry.example.com/bench/upload',
+      '  base_image: python:3.11-slim',
+      '  labels:',
+      '    kaptain-sim/delay-seconds: "1"',
+      `    bench-round: "${round}"`,
+      'config:',
+      '  force_rebuild: true',
+      ''
+    ].join('\n');
+  const data = randomBytes(10 * 1024 * 1024);
+  expect(await page.contents.uploadContent(data.toString('base64'), 'base64', `${tmpPath}/data.bin`)).toBeTruthy();
+  const cells = Array.from({ length: ROUNDS }, (_, round) => cell(round));
+  await openNotebook(page, tmpPath, 'upload.ipynb', cells);
+  const upload: number[] = [];
+  let bytes = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    // The page's Resource Timing buffer holds 250 entries: emptied before each round.
+    await page.evaluate(() => performance.clearResourceTimings());
+    await startCell(page, round);
+    await waitForState(page, round, /^succeeded$/, 120_000);
+    const timing = await page.evaluate(() =>
+      (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+        .filter(r => r.name.includes('/kaptain/s3/') && r.name.includes('build-contexts/'))
+        .map(r => ({ duration: r.duration }))
+        .pop()
+    );
+    expect(timing).toBeTruthy();
+    upload.push(timing!.duration);
+    const text = (await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').nth(round).textContent()) ?? '';
+    bytes = Number(text.match(/\((\d+) bytes\)/)?.[1] ?? 0);
+  }
+  console.log(`BENCH upload context: ${bytes} B of tar.gz for 10 MiB of random bytes and trainer.py`);
+  report('upload of the 10 MiB context (page -> Jupyter S3 route -> S3 server)', upload, 'ms');
 });
