@@ -201,8 +201,11 @@ export async function openNotebook(
 ): Promise<string> {
   const file = `${tmpPath}/${name}`;
   // The main file of the cells' model, beside the notebook: build steps pack it (its text
-  // names the notebook, so each test builds its own image and none reuses another's).
-  expect(await page.contents.uploadContent(`print("training for ${file}")\n`, 'text', `${tmpPath}/trainer.py`)).toBeTruthy();
+  // names the notebook, so each test builds its own image and none reuses another's); written
+  // once per folder (galata's upload refuses to overwrite).
+  if (!(await page.contents.fileExists(`${tmpPath}/trainer.py`))) {
+    expect(await page.contents.uploadContent(`print("training for ${file}")\n`, 'text', `${tmpPath}/trainer.py`)).toBeTruthy();
+  }
   expect(await page.contents.uploadContent(notebookJson(cells), 'text', file)).toBeTruthy();
   expect(await page.notebook.openByPath(file)).toBeTruthy();
   await page.notebook.activate(name);
