@@ -8,8 +8,8 @@
 //     through a kubectl proxy of its own, KAPTAIN_BENCH_PROXY, as scripts/bench-interrupt.mjs
 //     does), the page's requests going through jupyter-server-proxy and kubectl proxy;
 //   upload: a build cell whose context holds 10 MiB of incompressible bytes, its upload timed
-//     by Resource Timing (the PUT of build-contexts/<checksum>.tar.gz from its start to its
-//     end), from the page through the Jupyter server's S3 route to the control plane's S3
+//     by Resource Timing (the PUT of build-contexts/<checksum>.tar.gz from the fetch to its
+//     end, and split into the wait for a connection and the request itself), from the page through the Jupyter server's S3 route to the control plane's S3
 //     server (config.force_rebuild, so that every round uploads).
 import { randomBytes } from 'crypto';
 
@@ -169,6 +169,8 @@ test('upload: a 10 MiB build context through the Jupyter server S3 route', async
   const cells = Array.from({ length: ROUNDS }, (_, round) => cell(round));
   await openNotebook(page, tmpPath, 'upload.ipynb', cells);
   const upload: number[] = [];
+  const queued: number[] = [];
+  const transfer: number[] = [];
   let bytes = 0;
   for (let round = 0; round < ROUNDS; round++) {
     // The page's Resource Timing buffer holds 250 entries: emptied before each round.
@@ -178,14 +180,20 @@ test('upload: a 10 MiB build context through the Jupyter server S3 route', async
     const timing = await page.evaluate(() =>
       (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
         .filter(r => r.name.includes('/kaptain/s3/') && r.name.includes('build-contexts/'))
-        .map(r => ({ duration: r.duration }))
+        // Queued: from the fetch to the request's start (a free connection: Chromium keeps six
+        // per origin, and the run's watch and log stream hold some); then the transfer.
+        .map(r => ({ duration: r.duration, queued: r.requestStart - r.startTime, transfer: r.responseEnd - r.requestStart }))
         .pop()
     );
     expect(timing).toBeTruthy();
     upload.push(timing!.duration);
+    queued.push(timing!.queued);
+    transfer.push(timing!.transfer);
     const text = (await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').nth(round).textContent()) ?? '';
     bytes = Number(text.match(/\((\d+) bytes\)/)?.[1] ?? 0);
   }
   console.log(`BENCH upload context: ${bytes} B of tar.gz for 10 MiB of random bytes and trainer.py`);
   report('upload of the 10 MiB context (page -> Jupyter S3 route -> S3 server)', upload, 'ms');
+  report('... of which queued for a connection', queued, 'ms');
+  report('... of which request start to response end', transfer, 'ms');
 });
