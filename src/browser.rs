@@ -178,6 +178,8 @@ impl BrowserTransport {
         put(&init, "method", &JsValue::from_str(parts.method.as_str())).map_err(error)?;
         put(&init, "headers", &headers).map_err(error)?;
         put(&init, "cache", &JsValue::from_str("no-store")).map_err(error)?;
+        // A redirect here is a login page taking over: reported as such, not followed.
+        put(&init, "redirect", &JsValue::from_str("manual")).map_err(error)?;
         put(&init, "signal", &controller.signal()).map_err(error)?;
         if !body.is_empty() {
             put(&init, "body", &Uint8Array::from(body.as_slice())).map_err(error)?;

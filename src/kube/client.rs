@@ -79,7 +79,7 @@ impl Call<'_> {
     }
 
     fn api_error(&self, status: u16, retry_after: Option<&str>, body: &[u8]) -> KubeError {
-        KubeError::Api(Box::new(ApiError::from_response(status, retry_after, body, self.verb, &self.resource(), self.namespace)))
+        KubeError::from_response(status, retry_after, body, self.verb, &self.resource(), self.namespace)
     }
 }
 
@@ -100,7 +100,11 @@ fn request_error(call: &Call<'_>, error: kube_core::request::Error) -> KubeError
 }
 
 fn decode(call: &Call<'_>, body: &[u8]) -> Result<Value, KubeError> {
-    serde_json::from_slice(body).map_err(|e| KubeError::Decode { what: call.what(), message: e.to_string() })
+    serde_json::from_slice(body).map_err(|e| match super::error::html_title(String::from_utf8_lossy(body).trim_start()) {
+        // A login page after a followed redirect, an error page of a proxy: said as such.
+        Some(_) => KubeError::from_response(200, None, body, call.verb, &call.resource(), call.namespace),
+        None => KubeError::Decode { what: call.what(), message: e.to_string() },
+    })
 }
 
 impl<T: Transport> Client<T> {

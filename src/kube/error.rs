@@ -11,6 +11,9 @@ use serde::Deserialize;
 pub enum KubeError {
     #[error("{0}")]
     Api(Box<ApiError>),
+    /// Refused on the way to the API, by something that is not the API server.
+    #[error("{0}")]
+    Gateway(Box<GatewayError>),
     /// The API could not be reached, or the connection broke.
     #[error("cannot reach the Kubernetes API ({what}): {message}")]
     Transport { what: String, message: String },
@@ -44,8 +47,19 @@ impl KubeError {
     pub fn is_transient(&self) -> bool {
         match self {
             KubeError::Api(e) => matches!(e.code, 429 | 500 | 502 | 503 | 504),
+            KubeError::Gateway(e) => e.transient,
             KubeError::Transport { .. } => true,
             _ => false,
+        }
+    }
+
+    /// An error answer to `what` (`verb resource in namespace`): the API server's when the body
+    /// is a Kubernetes Status, else a refusal on the way to it ([`GatewayError`]).
+    pub fn from_response(code: u16, retry_after: Option<&str>, body: &[u8], verb: &str, resource: &str, namespace: &str) -> KubeError {
+        if is_status(body) {
+            KubeError::Api(Box::new(ApiError::from_response(code, retry_after, body, verb, resource, namespace)))
+        } else {
+            KubeError::Gateway(Box::new(GatewayError::from_response(code, body, &format!("{verb} {resource} in {namespace:?}"))))
         }
     }
 
@@ -77,6 +91,16 @@ pub struct ApiError {
     pub verb: String,
     pub resource: String,
     pub namespace: String,
+}
+
+/// True for a `kind: Status` body, which only the Kubernetes API server answers with.
+fn is_status(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow, default)]
+        kind: &'a str,
+    }
+    serde_json::from_slice::<Kind>(body).is_ok_and(|k| k.kind == "Status")
 }
 
 #[derive(Deserialize)]
@@ -137,7 +161,7 @@ impl fmt::Display for ApiError {
         match self.code {
             403 => write!(
                 f,
-                "forbidden: you may not {verb} {resource} in namespace {ns:?} ({}); ask a cluster admin for a Role that allows `{verb}` on `{resource}`",
+                "forbidden: you may not {verb} {resource} in namespace {ns:?} ({}); ask a cluster admin for a Role that allows `{verb}` on `{resource}` (kaptain's deploy/rbac.yaml has every one it needs)",
                 self.message
             ),
             401 => write!(f, "unauthorized: the cluster did not accept the credentials ({}); check the kubeconfig or the proxy", self.message),
@@ -159,6 +183,119 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// Who answered instead of the API server, what it said and who can do what about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayError {
+    /// The HTTP status (0: the browser did not follow a redirect).
+    pub code: u16,
+    /// What refused: `kubectl proxy`, the Jupyter server's kube route, a page in front of it.
+    pub refused_by: String,
+    pub message: String,
+    /// What to do, and for whom when it is not the user.
+    pub fix: String,
+    /// The request, as `verb resource in "namespace"`.
+    pub what: String,
+    pub transient: bool,
+}
+
+/// The body kaptain-jupyterlab's kube route answers its own errors with (proxy.py).
+#[derive(Deserialize)]
+struct KubeProxyError {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    fix: String,
+}
+
+/// Jupyter's own API errors.
+#[derive(Deserialize)]
+struct JupyterError {
+    message: String,
+}
+
+const JUPYTER_ADMIN: &str = "the Jupyter server's administrator";
+
+impl GatewayError {
+    pub fn from_response(code: u16, body: &[u8], what: &str) -> GatewayError {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+        let text = text.trim();
+        let gateway = |refused_by: &str, message: String, fix: String| GatewayError {
+            code,
+            refused_by: refused_by.into(),
+            message,
+            fix,
+            what: what.into(),
+            transient: matches!(code, 502..=504),
+        };
+        #[derive(Deserialize)]
+        struct Kind<'a> {
+            #[serde(borrow, default)]
+            kind: &'a str,
+        }
+        if serde_json::from_slice::<Kind>(body).is_ok_and(|k| k.kind == "KubeProxyError") {
+            let error: KubeProxyError = serde_json::from_slice(body).unwrap_or(KubeProxyError { reason: String::new(), message: text.into(), fix: String::new() });
+            let mut refused = gateway("the Jupyter server's kube route", error.message, error.fix);
+            // Its own verdicts (no kubectl, no credentials, not logged in) do not pass by waiting.
+            refused.transient = error.reason == "KubeProxyFailed" && matches!(code, 502..=504 | 599);
+            return refused;
+        }
+        if code == 403 && text == "Forbidden" {
+            return gateway(
+                "kubectl proxy",
+                "its filter refused the request: the Host header is not one --accept-hosts allows (or the path is one --reject-paths refuses); the cluster's RBAC was not asked".into(),
+                format!("{JUPYTER_ADMIN}: kaptain-jupyterlab's kube route sends `Host: localhost` to kubectl proxy; a route or proxy in front of kubectl proxy that passes the browser's Host on causes this (keep --accept-hosts as it is)"),
+            );
+        }
+        if let Some(title) = html_title(text) {
+            let fix = match code {
+                0 | 200 | 300..=399 | 401 | 403 => "reload the page and log in again; if it persists, the notebook server's administrator should look at the proxy in front of it".to_string(),
+                404 => format!("{JUPYTER_ADMIN}: the notebook server has no kube route: is kaptain-jupyterlab installed and enabled where the server runs (`jupyter server extension list`)?"),
+                502..=504 => "the notebook server (or the way to it) is not answering: wait and try again, or ask the hub's administrator".to_string(),
+                _ => format!("{JUPYTER_ADMIN}: look at the server's log"),
+            };
+            return gateway("a web page in front of the Kubernetes API (the Jupyter server, a hub or an ingress)", format!("it answered {code} with an HTML page: {title:?}"), fix);
+        }
+        if code == 0 || (300..400).contains(&code) {
+            return gateway(
+                "the server in front of the Kubernetes API",
+                "it redirected the request (to a login page?)".into(),
+                "reload the page and log in again".into(),
+            );
+        }
+        if let Ok(jupyter) = serde_json::from_slice::<JupyterError>(body) {
+            return gateway("the Jupyter server", jupyter.message, format!("{JUPYTER_ADMIN}: look at the server's log"));
+        }
+        let said = if text.is_empty() { "no body".to_string() } else { format!("{:?}", text.chars().take(300).collect::<String>()) };
+        gateway("something in front of the Kubernetes API", format!("it answered {code} with {said}"), format!("{JUPYTER_ADMIN}: look at what stands between the notebook server and the cluster"))
+    }
+}
+
+/// The title of an HTML page (or "untitled"), None when `text` is not HTML.
+pub(crate) fn html_title(text: &str) -> Option<String> {
+    let head: String = text.chars().take(15).collect::<String>().to_ascii_lowercase();
+    if !head.starts_with("<!doctype html") && !head.starts_with("<html") {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let title = lower
+        .find("<title>")
+        .and_then(|start| lower[start + 7..].find("</title>").map(|end| text[start + 7..start + 7 + end].trim().to_string()));
+    Some(title.filter(|t| !t.is_empty()).unwrap_or_else(|| "untitled".into()))
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let answered = if self.code == 0 { "redirected".to_string() } else { format!("answered {}", self.code) };
+        write!(f, "{}: {} {answered}, not the Kubernetes API: {}", self.what, self.refused_by, self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, "; {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +313,53 @@ mod tests {
         let body = br#"{"kind":"Status","message":"jobs.batch is forbidden: User \"alice\" cannot create resource \"jobs\"","reason":"Forbidden","code":403}"#;
         let text = ApiError::from_response(403, None, body, "create", "jobs.batch", "team").to_string();
         assert!(text.contains("you may not create jobs.batch in namespace \"team\""), "{text}");
+    }
+
+    fn refusal(code: u16, body: &str) -> String {
+        let error = KubeError::from_response(code, None, body.as_bytes(), "get", "configmaps", "team");
+        assert!(error.api().is_none(), "{body} is not the API's answer");
+        assert!(!error.to_string().contains("cluster admin"), "not RBAC: {error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn kubectl_proxys_host_filter_is_not_rbac() {
+        let text = refusal(403, "Forbidden\n");
+        assert!(text.starts_with("get configmaps in \"team\": kubectl proxy answered 403, not the Kubernetes API"), "{text}");
+        assert!(text.contains("--accept-hosts") && text.contains("the Jupyter server's administrator"), "{text}");
+    }
+
+    #[test]
+    fn the_kube_routes_own_errors_carry_their_fix_and_are_final() {
+        let body = r#"{"kind": "KubeProxyError", "code": 502, "reason": "KubectlNotFound", "message": "the Jupyter server has no kubectl", "fix": "install it"}"#;
+        let error = KubeError::from_response(502, None, body.as_bytes(), "list", "secrets", "team");
+        assert_eq!(error.to_string(), "list secrets in \"team\": the Jupyter server's kube route answered 502, not the Kubernetes API: the Jupyter server has no kubectl; install it");
+        assert!(!error.is_transient(), "no kubectl does not come back by retrying");
+        let failed = br#"{"kind": "KubeProxyError", "code": 599, "reason": "KubeProxyFailed", "message": "timeout"}"#;
+        assert!(KubeError::from_response(599, None, failed, "list", "secrets", "team").is_transient());
+    }
+
+    #[test]
+    fn html_pages_are_named_by_their_title_and_code() {
+        let hub = "<!DOCTYPE html>\n<html><head><title>JupyterHub: 503 Service Unavailable</title></head><body>…</body></html>";
+        let text = refusal(503, hub);
+        assert!(text.contains("answered 503 with an HTML page: \"JupyterHub: 503 Service Unavailable\""), "{text}");
+        assert!(KubeError::from_response(503, None, hub.as_bytes(), "get", "pods", "t").is_transient());
+        let login = refusal(403, "<html><title>403 : Forbidden</title></html>");
+        assert!(login.contains("log in again"), "{login}");
+        assert!(refusal(404, "<html><body>no</body></html>").contains("untitled"));
+        assert!(refusal(404, "<html></html>").contains("jupyter server extension list"));
+    }
+
+    #[test]
+    fn redirects_and_bodies_of_other_servers() {
+        assert!(refusal(0, "").contains("redirected, not the Kubernetes API"));
+        assert!(refusal(401, "").contains("answered 401 with no body"));
+        let jupyter = refusal(403, r#"{"message": "'_xsrf' argument missing from POST", "reason": null}"#);
+        assert!(jupyter.contains("the Jupyter server answered 403") && jupyter.contains("_xsrf"), "{jupyter}");
+        // The API server's own Status stays an API error, whatever its code.
+        let status = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"secrets is forbidden","reason":"Forbidden","code":403}"#;
+        assert!(KubeError::from_response(403, None, status, "list", "secrets", "t").api().is_some());
     }
 
     #[test]

@@ -6,5 +6,5 @@ mod error;
 mod transport;
 
 pub use client::{Client, ObjectList, RetryPolicy, WatchEvent, FIELD_MANAGER};
-pub use error::{ApiError, Cause, KubeError};
+pub use error::{ApiError, Cause, GatewayError, KubeError};
 pub use transport::{ByteStream, NullTransport, Response, Transport};
