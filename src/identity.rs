@@ -212,6 +212,20 @@ pub fn is_dns1123_label(value: &str) -> bool {
         && !value.ends_with('-')
 }
 
+/// A namespace, before it goes into an API path: a DNS-1123 label, nothing else (a value from
+/// settings or browser storage could otherwise walk the path elsewhere). `field` names where
+/// the value came from.
+pub fn check_namespace(field: &str, value: &str) -> Result<(), SpecError> {
+    if is_dns1123_label(value) {
+        return Ok(());
+    }
+    Err(SpecError::new(
+        field,
+        format!("{value:?} is not a namespace"),
+        "a namespace is 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+    ))
+}
+
 /// Turns any text into a DNS-1035 label (a DNS-1123 label that starts with a letter, as
 /// Services and Knative need) of at most `max` characters.
 pub fn dns1123_label(text: &str, max: usize) -> String {
@@ -316,6 +330,15 @@ mod tests {
         }
         // KFServing: <isvc>-predictor-default-00001-deployment must stay a label value.
         assert!(names.inference_service().len() + "-predictor-default-00001".len() <= 63);
+    }
+
+    #[test]
+    fn namespaces_are_checked_before_they_become_paths() {
+        assert!(check_namespace("namespace", "team-a").is_ok());
+        for bad in ["", "Team", "../../api/v1/secrets", "a/b", "ns?x=1", "-a", &"a".repeat(64)] {
+            let error = check_namespace("namespace", bad).unwrap_err();
+            assert_eq!(error.field, "namespace", "{bad}");
+        }
     }
 
     #[test]

@@ -735,8 +735,9 @@ pub async fn cleanup(
 /// `options` of a call that talks to the cluster: the JS options, the client and the namespace.
 fn cluster(options: JsValue, keys: &'static [&'static str]) -> Result<(JsOptions, Client<BrowserTransport>, String), JsError> {
     let js = read_options(Some(options), keys)?;
-    let client = connect(&js)?;
     let namespace = js.namespace.clone().unwrap_or_else(|| crate::spec::Config::default().namespace);
+    identity::check_namespace("namespace", &namespace).map_err(failed)?;
+    let client = connect(&js)?;
     Ok((js, client, namespace))
 }
 

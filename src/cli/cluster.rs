@@ -35,6 +35,16 @@ async fn connect_with_s3(cluster: &ClusterArgs, s3_endpoint: Option<String>) -> 
     Ok((Client::new(transport.with_s3_endpoint(s3_endpoint)), namespace))
 }
 
+/// `--namespace`, else the kubeconfig's, refused before any request when it is not a namespace.
+fn namespace_or(given: &Option<String>, kubeconfig: String) -> Result<String, Failure> {
+    let (field, namespace) = match given {
+        Some(given) => ("--namespace", given.clone()),
+        None => ("the kubeconfig's namespace", kubeconfig),
+    };
+    kaptain::identity::check_namespace(field, &namespace).map_err(|e| Failure::Input(e.to_string()))?;
+    Ok(namespace)
+}
+
 /// Completes on the first Ctrl-C (SIGINT). Later ones are absorbed while cleanup runs.
 async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
@@ -130,7 +140,7 @@ pub fn cleanup(run_id: &str, cluster: &ClusterArgs, namespace: Option<String>) -
     let run_id = RunId::parse(run_id).map_err(|e| Failure::Input(format!("--run-id: {}; {}", e.problem, e.fix)))?;
     runtime()?.block_on(async {
         let (client, default_namespace) = connect(cluster).await?;
-        let namespace = namespace.unwrap_or(default_namespace);
+        let namespace = namespace_or(&namespace, default_namespace)?;
         let started = Instant::now();
         let mut print = print_event;
         let report = engine::cleanup(&client, &namespace, &run_id, &mut print).await;
@@ -160,7 +170,7 @@ fn age(seconds: i64) -> String {
 pub fn runs(cluster: &ClusterArgs, namespace: Option<String>, json: bool) -> Result<String, Failure> {
     runtime()?.block_on(async {
         let (client, default_namespace) = connect(cluster).await?;
-        let namespace = namespace.unwrap_or(default_namespace);
+        let namespace = namespace_or(&namespace, default_namespace)?;
         let runs = runs::list_runs(&client, &namespace).await.map_err(|e| Failure::Cluster(e.to_string()))?;
         if json {
             return Ok(serde_json::to_string_pretty(&runs).unwrap_or_default());
@@ -189,7 +199,7 @@ pub fn sweep(cluster: &ClusterArgs, namespace: Option<String>, older_than: &str,
         .ok_or_else(|| Failure::Input(format!("--older-than {older_than:?}: use seconds or a number with s, m, h or d, e.g. 24h")))?;
     runtime()?.block_on(async {
         let (client, default_namespace) = connect(cluster).await?;
-        let namespace = namespace.unwrap_or(default_namespace);
+        let namespace = namespace_or(&namespace, default_namespace)?;
         let selection = runs::SweepSelection { older_than_seconds: Some(limit), run_ids: Vec::new() };
         let verb = if dry_run { "would delete" } else { "deleted" };
         let mut print = |run: &runs::RunSummary, object: &runs::RunObject| {

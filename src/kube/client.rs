@@ -65,7 +65,19 @@ struct Call<'a> {
     namespace: &'a str,
 }
 
+/// API discovery (`GET /apis`): the one request in no namespace.
+const DISCOVERY: KindInfo = KindInfo { group: "", version: "", kind: "APIGroupList", plural: "apis" };
+
 impl Call<'_> {
+    /// Refuses a namespace that is not one before it becomes part of a path.
+    fn check(&self) -> Result<(), KubeError> {
+        if *self.kind == DISCOVERY {
+            return Ok(());
+        }
+        crate::identity::check_namespace("namespace", self.namespace)
+            .map_err(|e| KubeError::Request { what: format!("{} {} in {:?}", self.verb, self.resource(), self.namespace), message: e.to_string() })
+    }
+
     fn resource(&self) -> String {
         if self.kind.group.is_empty() {
             self.kind.plural.to_string()
@@ -87,6 +99,7 @@ impl Call<'_> {
 /// whose formatting brings a date library (~60 KB gzipped) into the wasm. Pod and container
 /// names are DNS labels, so nothing needs escaping; anything else is refused.
 fn log_request(call: &Call<'_>, pod: &str, container: &str, query: &str) -> Result<http::Request<Vec<u8>>, KubeError> {
+    call.check()?;
     let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
     if !plain(pod) || !plain(container) {
         return Err(KubeError::Request { what: call.what(), message: format!("{pod:?} / {container:?} is not a pod / container name") });
@@ -122,6 +135,7 @@ impl<T: Transport> Client<T> {
 
     /// Sends `build()`'s request, trying again on transient errors (honouring Retry-After).
     async fn call(&self, call: &Call<'_>, build: impl Fn() -> Result<http::Request<Vec<u8>>, kube_core::request::Error>) -> Result<Vec<u8>, KubeError> {
+        call.check()?;
         let mut attempt = 0;
         loop {
             let request = build().map_err(|e| request_error(call, e))?;
@@ -224,6 +238,7 @@ impl<T: Transport> Client<T> {
         timeout_seconds: u32,
     ) -> Result<impl Stream<Item = Result<WatchEvent, KubeError>> + use<T>, KubeError> {
         let call = Call { verb: "watch", kind, namespace };
+        call.check()?;
         let params = WatchParams {
             label_selector: label_selector.map(Into::into),
             field_selector: field_selector.map(Into::into),
@@ -260,8 +275,7 @@ impl<T: Transport> Client<T> {
 
     /// Which InferenceService APIs the cluster serves, from API discovery.
     pub async fn serving_apis(&self) -> Result<Vec<crate::spec::ServingApi>, KubeError> {
-        let kind = KindInfo { group: "", version: "", kind: "APIGroupList", plural: "apis" };
-        let call = Call { verb: "get", kind: &kind, namespace: "" };
+        let call = Call { verb: "get", kind: &DISCOVERY, namespace: "" };
         let body = self
             .call(&call, || {
                 http::Request::get("/apis").body(Vec::new()).map_err(kube_core::request::Error::BuildRequest)
@@ -435,6 +449,20 @@ mod tests {
         assert_eq!(found["metadata"]["name"], "x");
         assert_eq!(*api.slept.borrow(), vec![Duration::from_secs(3), Duration::from_millis(400), Duration::from_millis(800)]);
         assert_eq!(api.asked.borrow()[0], "GET /api/v1/namespaces/ns/secrets/x");
+    }
+
+    #[tokio::test]
+    async fn a_namespace_that_is_not_one_never_becomes_a_path() {
+        let api = ScriptedApi::answering(Vec::new());
+        let client = Client::new(&api);
+        for namespace in ["../../api/v1/namespaces/kube-system/secrets", "team-a/secrets/x", "Team", ""] {
+            let error = client.list(&kinds::SECRET, namespace, "a=b").await.unwrap_err();
+            assert!(error.to_string().contains("is not a namespace"), "{error}");
+            assert!(client.delete(&kinds::SECRET, namespace, "x").await.is_err());
+            assert!(client.watch(&kinds::JOB, namespace, None, None, "1", 5).await.is_err());
+            assert!(client.logs(namespace, "pod", "main", 5).await.is_err());
+        }
+        assert!(api.asked.borrow().is_empty(), "nothing was sent: {:?}", api.asked.borrow());
     }
 
     #[tokio::test]

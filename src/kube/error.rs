@@ -19,7 +19,7 @@ pub enum KubeError {
     Transport { what: String, message: String },
     #[error("the API answered {what} with something that is not JSON: {message}")]
     Decode { what: String, message: String },
-    /// A request could not be built from what was given (a bug in kaptain).
+    /// A request could not be built from what was given (a namespace that is not one).
     #[error("cannot build the request {what}: {message}")]
     Request { what: String, message: String },
     #[error("{0} was cancelled")]

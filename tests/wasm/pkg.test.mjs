@@ -5,6 +5,7 @@
 // With KAPTAIN_CLI=/path/to/kaptain (the native CLI), render and plan are also compared with
 // the CLI's output for every example cell.
 
+import http from "node:http";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
@@ -201,6 +202,32 @@ describe("kaptain wasm package", () => {
         "kaptain.io/step": "deploy",
       },
     });
+  });
+
+  test("a namespace that is not one (a tampered ledger, a setting) is refused before any request", async () => {
+    // A server that fails the test if anything reaches it.
+    const requests = [];
+    const server = http.createServer((request, response) => {
+      requests.push(request.url);
+      response.end("{}");
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${server.address().port}`;
+    try {
+      for (const namespace of ["../../api/v1/namespaces/kube-system/secrets", "team-a/secrets", "Team A"]) {
+        for (const call of [
+          () => kaptain.cleanup("r1", { server: url, namespace }),
+          () => kaptain.runs({ server: url, namespace }),
+          () => kaptain.objectYaml("Secret", "x", { server: url, namespace }),
+          () => kaptain.sweep({ server: url, namespace, runIds: ["r1"] }),
+        ]) {
+          await assert.rejects(call, (error) => error.message === `namespace: ${JSON.stringify(namespace)} is not a namespace; a namespace is 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit`);
+        }
+      }
+      assert.deepEqual(requests, []);
+    } finally {
+      server.close();
+    }
   });
 
   const cli = process.env.KAPTAIN_CLI;
