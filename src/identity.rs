@@ -13,6 +13,10 @@ pub const MANAGED_BY_VALUE: &str = "kaptain";
 pub const RUN_ID_LABEL: &str = "kaptain.io/run-id";
 pub const STEP_LABEL: &str = "kaptain.io/step";
 pub const MODEL_ID_LABEL: &str = "kaptain.io/model-id";
+/// The notebook server that started the run (see [`notebook_server_label`]): several servers
+/// share a namespace (every Kubeflow profile), and each acts only on its own runs unless told
+/// otherwise. Runs started from the command line or the demo page have none.
+pub const NOTEBOOK_SERVER_LABEL: &str = "kaptain.io/notebook-server";
 
 /// The model id as the user wrote it (label values cannot hold `/`).
 pub const MODEL_ID_ANNOTATION: &str = "kaptain.io/model-id";
@@ -102,12 +106,33 @@ pub struct RunIdentity {
     pub run_id: RunId,
     pub notebook: Option<String>,
     pub cell_id: Option<String>,
+    /// The notebook server's label value ([`notebook_server_label`]), when a server runs it.
+    pub notebook_server: Option<String>,
 }
 
 impl RunIdentity {
     pub fn new(run_id: RunId) -> Self {
-        RunIdentity { run_id, notebook: None, cell_id: None }
+        RunIdentity { run_id, notebook: None, cell_id: None, notebook_server: None }
     }
+}
+
+/// The label value that names a notebook server, from what the server says it is (its base
+/// URL, e.g. `/user/alice/` or `/notebook/team-a/mnist/`, its host name, or
+/// `KAPTAIN_NOTEBOOK_SERVER`): the path with `/` as `.` where that is a label value
+/// (`user.alice`, `notebook.team-a.mnist`), else a cut of it with a digest of the whole, so
+/// that two servers never share one.
+pub fn notebook_server_label(server: &str) -> String {
+    let path = server.trim_matches('/');
+    let readable = path.replace('/', ".");
+    if !path.is_empty() && !path.contains('.') && readable.len() <= 63 && is_label_value(&readable) {
+        return readable;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = crate::context::hex(&Sha256::digest(server.as_bytes()));
+    let mut cut = label_value(&readable);
+    cut.truncate(54);
+    let cut = cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    if cut.is_empty() { format!("s-{}", &digest[..8]) } else { format!("{cut}-{}", &digest[..8]) }
 }
 
 /// The label selector that finds every object of a run, whatever its kind.
@@ -132,6 +157,9 @@ pub fn run_labels(
     labels.insert(RUN_ID_LABEL.into(), run.run_id.to_string());
     labels.insert(STEP_LABEL.into(), step.as_str().into());
     labels.insert(MODEL_ID_LABEL.into(), label_value(model_id));
+    if let Some(server) = &run.notebook_server {
+        labels.insert(NOTEBOOK_SERVER_LABEL.into(), server.clone());
+    }
     labels
 }
 
@@ -339,6 +367,23 @@ mod tests {
             let error = check_namespace("namespace", bad).unwrap_err();
             assert_eq!(error.field, "namespace", "{bad}");
         }
+    }
+
+    #[test]
+    fn notebook_servers_become_label_values() {
+        assert_eq!(notebook_server_label("/user/alice/"), "user.alice");
+        assert_eq!(notebook_server_label("/notebook/team-a/mnist/"), "notebook.team-a.mnist");
+        assert_eq!(notebook_server_label("jupyter-alice-0"), "jupyter-alice-0");
+        // A named server and a user whose name looks like it stay apart.
+        assert_ne!(notebook_server_label("/user/alice/gpu/"), notebook_server_label("/user/alice-gpu/"));
+        assert_ne!(notebook_server_label("/user/a.b/"), notebook_server_label("/user/a/b/"));
+        assert!(is_label_value(&notebook_server_label("/")) && !notebook_server_label("/").is_empty());
+        let long = format!("/notebook/{}/a/", "x".repeat(70));
+        let other = format!("/notebook/{}/b/", "x".repeat(70));
+        let (a, b) = (notebook_server_label(&long), notebook_server_label(&other));
+        assert_ne!(a, b, "long names stay apart");
+        assert!(is_label_value(&a) && a.len() <= 63, "{a}");
+        assert!(is_label_value(&notebook_server_label("/user/ålice (2)/")));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Options {
     pub cell_id: Option<String>,
     /// sha256 of the packed build context, when the files have been packed.
     pub context_checksum: Option<String>,
+    /// The notebook server running the cell, as it names itself (its base URL); its label
+    /// value goes on every object (see [`crate::identity::notebook_server_label`]).
+    pub notebook_server: Option<String>,
 }
 
 impl Options {
@@ -48,7 +51,12 @@ impl Options {
     }
 
     fn identity(&self, run_id: &RunId) -> RunIdentity {
-        RunIdentity { run_id: run_id.clone(), notebook: self.notebook.clone(), cell_id: self.cell_id.clone() }
+        RunIdentity {
+            run_id: run_id.clone(),
+            notebook: self.notebook.clone(),
+            cell_id: self.cell_id.clone(),
+            notebook_server: self.notebook_server.as_deref().map(crate::identity::notebook_server_label),
+        }
     }
 
     fn build_context(&self, cell: &Cell) -> Result<BuildContext, SpecError> {

@@ -61,6 +61,12 @@ export interface Options {
   cellId?: string;
   /** sha256 (64 lowercase hex digits) of the packed build context. */
   contextChecksum?: string;
+  /**
+   * The notebook server running the cell, as it names itself (its base URL, e.g. "/user/alice/",
+   * or what `<base_url>/kaptain/config` says): every object gets its label
+   * `kaptain.io/notebook-server`, so that servers sharing a namespace each act on their own runs.
+   */
+  notebookServer?: string;
   /** render only: "json" (default, an array of objects) or "yaml" (a multi-document string). */
   format?: "json" | "yaml";
 }
@@ -237,6 +243,10 @@ export interface RunObject {
   state: string;
   /** Seconds since the Unix epoch. */
   created: number;
+  /** When it reached its outcome (seconds since the Unix epoch), if it has one. */
+  finished: number | null;
+  /** A job or experiment still working towards its outcome. */
+  active: boolean;
 }
 
 /** A run found in the namespace by its labels. */
@@ -246,11 +256,30 @@ export interface RunSummary {
   step: string;
   status: string;
   age_seconds: number;
+  /**
+   * Seconds since the run ended (its last job or experiment reached its outcome; with none, its
+   * newest object was created); null while one still works (never swept by age then).
+   */
+  ended_seconds_ago: number | null;
+  /** The label value of the notebook server that started it; null from the command line. */
+  notebook_server: string | null;
   /** The notebook path and cell id its objects were annotated with (first non-empty), if any. */
   notebook: string | null;
   cell_id: string | null;
   objects: RunObject[];
 }
+
+/**
+ * Whose runs `runs` lists and `sweep` cleans: with `notebookServer`, that server's; with
+ * `allServers: true`, everyone's. Without either, `runs` lists everyone's and `sweep` cleans
+ * only runs started without a notebook server (the CLI's, the demo page's).
+ */
+export interface WhoseOptions {
+  notebookServer?: string;
+  allServers?: boolean;
+}
+
+export interface RunsOptions extends ClusterOptions, WhoseOptions {}
 
 /**
  * The kinds objectYaml and deleteObject take: what a run creates, its pods, and the Knative
@@ -278,8 +307,8 @@ export interface PrunedRevisions {
   kept: string[];
 }
 
-export interface SweepOptions extends ClusterOptions {
-  /** Sweep the runs whose newest object is older than this. */
+export interface SweepOptions extends ClusterOptions, WhoseOptions {
+  /** Sweep the runs that ended longer ago than this (a run still working is never swept by age). */
   olderThanSeconds?: number;
   /** Sweep these runs (orphans: their notebook or cell is gone). */
   runIds?: string[];
@@ -343,22 +372,24 @@ extern "C" {
 /// The keys of [`JsOptions`] as JS writes them. serde-wasm-bindgen reads only the fields a
 /// struct names, so unknown keys (a misspelt option) are looked for here.
 const OPTION_KEYS: &[&str] =
-    &["runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "format"];
+    &["runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "notebookServer", "format"];
 /// `apply`'s keys: the cell's (but `format`) and the cluster's; the build package (pkg/build/)
 /// also takes the build step's.
 #[cfg(not(feature = "build-step"))]
 const APPLY_KEYS: &[&str] = &[
-    "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
-    "signal", "watch", "resume", "dryRun",
+    "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "notebookServer", "server", "headers",
+    "follow", "signal", "watch", "resume", "dryRun",
 ];
 #[cfg(feature = "build-step")]
 const APPLY_KEYS: &[&str] = &[
-    "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "server", "headers", "follow",
-    "signal", "watch", "resume", "dryRun", "files", "filesLocation", "maxContextBytes", "s3",
+    "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "notebookServer", "server", "headers",
+    "follow", "signal", "watch", "resume", "dryRun", "files", "filesLocation", "maxContextBytes", "s3",
 ];
 /// The keys of `cleanup`, `runs` and the other calls that take just the cluster.
 const CLUSTER_KEYS: &[&str] = &["server", "headers", "namespace", "watch"];
-const SWEEP_KEYS: &[&str] = &["server", "headers", "namespace", "watch", "olderThanSeconds", "runIds", "dryRun"];
+const RUNS_KEYS: &[&str] = &["server", "headers", "namespace", "watch", "notebookServer", "allServers"];
+const SWEEP_KEYS: &[&str] =
+    &["server", "headers", "namespace", "watch", "notebookServer", "allServers", "olderThanSeconds", "runIds", "dryRun"];
 const LOGS_KEYS: &[&str] = &["server", "headers", "namespace", "watch", "tailLines"];
 /// Lines of each container's log `logs` gives when `tailLines` is absent.
 const DEFAULT_TAIL_LINES: u32 = 100;
@@ -374,6 +405,8 @@ struct JsOptions {
     notebook: Option<String>,
     cell_id: Option<String>,
     context_checksum: Option<String>,
+    notebook_server: Option<String>,
+    all_servers: Option<bool>,
     format: Option<String>,
     server: Option<String>,
     headers: Option<BTreeMap<String, String>>,
@@ -591,6 +624,7 @@ fn load_with(options: Option<JsValue>, keys: &'static [&'static str]) -> Result<
         notebook: js.notebook.clone(),
         cell_id: js.cell_id.clone(),
         context_checksum: js.context_checksum.clone(),
+        notebook_server: js.notebook_server.clone(),
     };
     Ok((options, run_id, js))
 }
@@ -798,7 +832,9 @@ pub async fn prune_revisions(
 }
 
 /// Removes what runs left behind (the CLI's `kaptain sweep`): everything but a deployment, of
-/// the runs in `runIds` and of those older than `olderThanSeconds`.
+/// the runs in `runIds` and of those that ended longer ago than `olderThanSeconds`, among
+/// `notebookServer`'s runs (or everyone's with `allServers`, or without either the runs no
+/// notebook server started).
 #[wasm_bindgen(unchecked_return_type = "SweptRun[]")]
 pub async fn sweep(
     #[wasm_bindgen(unchecked_param_type = "SweepOptions")] options: JsValue,
@@ -809,7 +845,8 @@ pub async fn sweep(
         return Err(JsError::new("sweep: selects no run; pass olderThanSeconds, runIds or both"));
     }
     let run_ids = run_ids.iter().enumerate().map(|(i, id)| parse_run_id(&format!("runIds[{i}]"), id)).collect::<Result<_, _>>()?;
-    let selection = engine::runs::SweepSelection { older_than_seconds: js.older_than_seconds, run_ids };
+    let whose = engine::runs::Whose::of(js.notebook_server.as_deref(), js.all_servers.unwrap_or(false));
+    let selection = engine::runs::SweepSelection { whose, older_than_seconds: js.older_than_seconds, run_ids };
     let swept = engine::runs::sweep(&client, &namespace, &selection, js.dry_run.unwrap_or(false), &mut |_, _| {}).await.map_err(failed)?;
     to_js(&swept)
 }
@@ -827,13 +864,15 @@ pub async fn logs(
     to_js(&engine::objects::logs(&client, &namespace, &run_id, tail).await.map_err(failed)?)
 }
 
-/// The runs with objects in the namespace, newest first (the CLI's `kaptain runs`).
+/// The runs with objects in the namespace, newest first (the CLI's `kaptain runs`): one
+/// server's with `notebookServer`, else everyone's.
 #[wasm_bindgen(unchecked_return_type = "RunSummary[]")]
 pub async fn runs(
-    #[wasm_bindgen(unchecked_param_type = "ClusterOptions")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "RunsOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let (_, client, namespace) = cluster(options, CLUSTER_KEYS)?;
-    let runs = engine::runs::list_runs(&client, &namespace).await.map_err(failed)?;
+    let (js, client, namespace) = cluster(options, RUNS_KEYS)?;
+    let whose = engine::runs::Whose::of(js.notebook_server.as_deref(), js.all_servers.unwrap_or(js.notebook_server.is_none()));
+    let runs = engine::runs::list_runs(&client, &namespace, &whose).await.map_err(failed)?;
     to_js(&runs)
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use cluster::{kubeconfig, kubectl, namespace, objects_of_run};
+use cluster::{kubectl, namespace, objects_of_run, user_kubeconfig};
 
 /// The test S3 server's endpoint and keys (tests/cluster/up writes them).
 struct S3 {
@@ -62,23 +62,25 @@ fn notebook_dir(name: &str, ns: &str, bucket: &str, s3: &S3, labels: &str, extra
     dir
 }
 
-fn kaptain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kaptain")).args(args).env("KUBECONFIG", kubeconfig()).output().unwrap()
+/// The CLI as the namespace's user (the ServiceAccount with the shipped Role).
+fn kaptain(ns: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kaptain")).args(args).env("KUBECONFIG", user_kubeconfig(ns)).output().unwrap()
 }
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-fn apply(dir: &Path, run_id: &str) -> Output {
+fn apply(ns: &str, dir: &Path, run_id: &str) -> Output {
     let cell = dir.join("build.cell");
-    kaptain(&["apply", cell.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--run-id", run_id, "--wait"])
+    kaptain(ns, &["apply", cell.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--run-id", run_id, "--wait"])
 }
 
 /// What `kaptain context` packs from the directory: (checksum, archive bytes).
 fn packed(dir: &Path) -> (String, Vec<u8>) {
     let out_file = dir.join("context.tar.gz.out");
-    let out = kaptain(&["context", dir.join("build.cell").to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--out", out_file.to_str().unwrap()]);
+    // Offline: no cluster is asked.
+    let out = Command::new(env!("CARGO_BIN_EXE_kaptain")).args(["context", dir.join("build.cell").to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--out", out_file.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let checksum = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().to_string();
     let bytes = std::fs::read(&out_file).unwrap();
@@ -112,7 +114,7 @@ fn a_build_uploads_its_context_and_a_second_run_reuses_the_image() {
     let dir = notebook_dir("plain", &ns, &bucket, &s3, QUICK, "");
     let (checksum, archive) = packed(&dir);
 
-    let first = apply(&dir, "b1");
+    let first = apply(&ns, &dir, "b1");
     let out = text(&first);
     assert!(first.status.success(), "{out}");
     assert_no_secret(&s3, &out);
@@ -132,7 +134,7 @@ fn a_build_uploads_its_context_and_a_second_run_reuses_the_image() {
     assert_eq!(record, format!("registry.example.com/build/model:{checksum}"));
 
     // Unchanged files: the image is there, nothing is built or created.
-    let second = apply(&dir, "b2");
+    let second = apply(&ns, &dir, "b2");
     let out = text(&second);
     assert!(second.status.success(), "{out}");
     assert!(out.contains(&format!("build skipped: registry.example.com/build/model:{checksum} was built by run b1")), "{out}");
@@ -142,12 +144,12 @@ fn a_build_uploads_its_context_and_a_second_run_reuses_the_image() {
     std::fs::write(dir.join("src/model.py"), "LAYERS = 4\n").unwrap();
     let (changed, _) = packed(&dir);
     assert_ne!(changed, checksum);
-    let third = apply(&dir, "b3");
+    let third = apply(&ns, &dir, "b3");
     assert!(text(&third).contains(&format!("uploaded the build context to s3://{bucket}/build-contexts/{changed}.tar.gz")), "{}", text(&third));
 
     // force_rebuild builds though the image was built.
     let forced_dir = notebook_dir("forced", &ns, &bucket, &s3, QUICK, "  force_rebuild: true\n");
-    let forced = apply(&forced_dir, "b4");
+    let forced = apply(&ns, &forced_dir, "b4");
     let out = text(&forced);
     assert!(forced.status.success() && out.contains("created Job/build-model-b4-build") && !out.contains("build skipped"), "{out}");
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
@@ -161,7 +163,7 @@ fn a_failed_build_keeps_its_job_pointing_at_the_uploaded_context() {
     let bucket = format!("fail-{}", std::process::id());
     let dir = notebook_dir("failing", &ns, &bucket, &s3, "    kaptain-sim/delay-seconds: \"1\"\n    kaptain-sim/outcome: Failed\n", "");
     let (checksum, _) = packed(&dir);
-    let failed = apply(&dir, "f1");
+    let failed = apply(&ns, &dir, "f1");
     let out = text(&failed);
     assert!(!failed.status.success(), "{out}");
     assert_no_secret(&s3, &out);
@@ -196,7 +198,7 @@ fn ctrl_c_during_a_build_deletes_its_secrets_and_job() {
     let cell = dir.join("build.cell");
     let child = Command::new(env!("CARGO_BIN_EXE_kaptain"))
         .args(["apply", cell.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--run-id", "i1", "--wait"])
-        .env("KUBECONFIG", kubeconfig())
+        .env("KUBECONFIG", user_kubeconfig(&ns))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -221,7 +223,7 @@ fn wrong_s3_keys_are_reported_before_anything_is_created() {
     // namespace() seeds keys the S3 server does not know.
     let ns = namespace("buildkeys");
     let dir = notebook_dir("keys", &ns, &format!("keys-{}", std::process::id()), &s3, QUICK, "");
-    let refused = apply(&dir, "k1");
+    let refused = apply(&ns, &dir, "k1");
     let out = text(&refused);
     assert!(!refused.status.success(), "{out}");
     assert!(out.contains("could not upload the build context to s3://") && out.contains("S3 answered 403"), "{out}");
@@ -238,7 +240,7 @@ fn a_missing_file_is_named_before_anything_is_created() {
     let ns = build_namespace("buildfile", &s3);
     let dir = notebook_dir("missing", &ns, "unused", &s3, QUICK, "");
     std::fs::remove_file(dir.join("src/model.py")).unwrap();
-    let out = apply(&dir, "m1");
+    let out = apply(&ns, &dir, "m1");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("model.extra_files[0]: \"src/model.py\" was not found in"), "{}", text(&out));
     assert_eq!(objects_of_run(&ns, "m1"), Vec::<String>::new());

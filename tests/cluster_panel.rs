@@ -11,11 +11,14 @@ mod cluster;
 
 use cluster::{eventually, kubectl, namespace, objects_of_run};
 use kaptain::engine::objects::{self, ObjectError};
-use kaptain::engine::runs::{self, SweepSelection};
+use kaptain::engine::runs::{self, SweepSelection, Whose};
 use kaptain::engine::{serving, Engine, Event};
 use kaptain::identity::RunId;
 use kaptain::lifecycle::Outcome;
 use kaptain::{ops, Options};
+
+/// The notebook server the panel runs in (its base URL, as a Kubeflow notebook has it).
+const SERVER: &str = "/notebook/team/panel/";
 
 fn train(ns: &str, delay: u32) -> String {
     format!("%%kaptain train\nmodel:\n  id: test/panel\n  framework: tensorflow\n  main_file: trainer.py\n  image_name: registry.example.com/test/model\n  base_image: base:1\n  labels:\n    kaptain-sim/outcome: Succeeded\n    kaptain-sim/delay-seconds: \"{delay}\"\nconfig:\n  namespace: {ns}\n")
@@ -27,9 +30,10 @@ fn deploy(ns: &str, delay: u32) -> String {
 
 /// Runs a cell with the engine; `follow: false` only creates (as a page reloaded mid-run left it).
 async fn run(text: &str, run_id: &str, follow: bool, resume: bool) -> (kaptain::engine::RunReport, Vec<Event>) {
-    let client = cluster::client().await;
+    let options = Options { notebook: Some("work/panel.ipynb".into()), cell_id: Some("c1".into()), notebook_server: Some(SERVER.into()), ..Options::default() };
+    let ns = ops::parse(text, &options).unwrap().config.namespace;
+    let client = cluster::client(&ns).await;
     let run_id = RunId::parse(run_id).unwrap();
-    let options = Options { notebook: Some("work/panel.ipynb".into()), cell_id: Some("c1".into()), ..Options::default() };
     let (cell, identity, objects) = ops::prepare(text, &options, &run_id).unwrap();
     let mut events = Vec::new();
     let mut record = |e| events.push(e);
@@ -45,15 +49,21 @@ async fn run(text: &str, run_id: &str, follow: bool, resume: bool) -> (kaptain::
 #[ignore = "needs the local control plane (scripts/test)"]
 async fn resume_show_prune_and_sweep_as_the_panel_does() {
     let ns = namespace("panel");
-    let client = cluster::client().await;
+    let client = cluster::client(&ns).await;
+    let ours = Whose::of(Some(SERVER), false);
 
     // A run started elsewhere: everything created, nothing followed.
     run(&train(&ns, 1), "p1", false, false).await;
-    let listed = runs::list_runs(&client, &ns).await.unwrap();
+    let listed = runs::list_runs(&client, &ns, &ours).await.unwrap();
     assert_eq!((listed[0].notebook.as_deref(), listed[0].cell_id.as_deref()), (Some("work/panel.ipynb"), Some("c1")));
+    assert_eq!(listed[0].notebook_server.as_deref(), Some("notebook.team.panel"));
+    // Another server in the namespace sees none of it, unless it asks for every server's runs.
+    assert!(runs::list_runs(&client, &ns, &Whose::of(Some("/notebook/team/other/"), false)).await.unwrap().is_empty());
+    assert_eq!(runs::list_runs(&client, &ns, &Whose::Everyone).await.unwrap().len(), 1);
+    // A Secret is shown by its metadata: what it holds is never read.
     let yaml = objects::object_yaml(&client, "Secret", "test-panel-p1-context", &ns).await.unwrap();
-    assert!(yaml.contains("AWS_SECRET_ACCESS_KEY: \"<hidden: 17 bytes>\"") || yaml.contains("AWS_SECRET_ACCESS_KEY: <hidden: 17 bytes>"), "{yaml}");
-    assert!(!yaml.contains("seeded") && !yaml.contains("managedFields"), "{yaml}");
+    assert!(yaml.contains("kind: Secret") && yaml.contains("name: test-panel-p1-context"), "{yaml}");
+    assert!(!yaml.contains("\ndata:") && !yaml.contains("AWS_") && !yaml.contains("seeded") && !yaml.contains("managedFields"), "{yaml}");
     let refused = objects::object_yaml(&client, "Secret", "kaptain-s3-credentials", &ns).await.unwrap_err();
     assert!(matches!(refused, ObjectError::NotManaged { .. }), "{refused}");
 
@@ -65,8 +75,10 @@ async fn resume_show_prune_and_sweep_as_the_panel_does() {
     eventually("plan applied", || objects_of_run(&ns, "p1"), |left| left == &["tfjob.kubeflow.org/test-panel-p1"]).await;
 
     // The finished run is an orphan now (say its notebook is gone): swept by run id.
-    let selection = SweepSelection { older_than_seconds: None, run_ids: vec![RunId::parse("p1").unwrap()] };
-    let swept = runs::sweep(&client, &ns, &selection, false, &mut |_, _| {}).await.unwrap();
+    let named = |whose: Whose| SweepSelection { whose, older_than_seconds: None, run_ids: vec![RunId::parse("p1").unwrap()] };
+    let elsewhere = runs::sweep(&client, &ns, &named(Whose::of(Some("/notebook/team/other/"), false)), false, &mut |_, _| {}).await.unwrap();
+    assert!(elsewhere.is_empty(), "another server's sweep does not touch this server's run");
+    let swept = runs::sweep(&client, &ns, &named(ours.clone()), false, &mut |_, _| {}).await.unwrap();
     assert_eq!(swept.len(), 1);
     assert_eq!(swept[0].deleted.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["TFJob"]);
     eventually("swept", || objects_of_run(&ns, "p1"), |left| left.is_empty()).await;

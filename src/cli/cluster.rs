@@ -171,42 +171,50 @@ pub fn runs(cluster: &ClusterArgs, namespace: Option<String>, json: bool) -> Res
     runtime()?.block_on(async {
         let (client, default_namespace) = connect(cluster).await?;
         let namespace = namespace_or(&namespace, default_namespace)?;
-        let runs = runs::list_runs(&client, &namespace).await.map_err(|e| Failure::Cluster(e.to_string()))?;
+        let runs = runs::list_runs(&client, &namespace, &runs::Whose::Everyone).await.map_err(|e| Failure::Cluster(e.to_string()))?;
         if json {
             return Ok(serde_json::to_string_pretty(&runs).unwrap_or_default());
         }
         if runs.is_empty() {
             return Ok(format!("no kaptain runs in namespace {namespace}"));
         }
-        let mut out = format!("{:<12} {:<24} {:<7} {:<12} {:>7} {:>5}", "RUN", "MODEL", "STEP", "STATUS", "OBJECTS", "AGE");
+        let mut out = format!("{:<12} {:<24} {:<7} {:<12} {:>7} {:>5} {:>5}  {}", "RUN", "MODEL", "STEP", "STATUS", "OBJECTS", "AGE", "ENDED", "SERVER");
         for run in runs {
             out.push_str(&format!(
-                "\n{:<12} {:<24} {:<7} {:<12} {:>7} {:>5}",
+                "\n{:<12} {:<24} {:<7} {:<12} {:>7} {:>5} {:>5}  {}",
                 run.run_id,
                 run.model_id,
                 run.step,
                 run.status,
                 run.objects.len(),
-                age(run.age_seconds)
+                age(run.age_seconds),
+                run.ended_seconds_ago.map_or("-".into(), age),
+                run.notebook_server.as_deref().unwrap_or("-"),
             ));
         }
         Ok(out)
     })
 }
 
-pub fn sweep(cluster: &ClusterArgs, namespace: Option<String>, older_than: &str, dry_run: bool) -> Result<String, Failure> {
+pub fn sweep(cluster: &ClusterArgs, namespace: Option<String>, older_than: &str, dry_run: bool, whose: runs::Whose) -> Result<String, Failure> {
     let limit = kaptain::spec::parse_duration(older_than)
         .ok_or_else(|| Failure::Input(format!("--older-than {older_than:?}: use seconds or a number with s, m, h or d, e.g. 24h")))?;
     runtime()?.block_on(async {
         let (client, default_namespace) = connect(cluster).await?;
         let namespace = namespace_or(&namespace, default_namespace)?;
-        let selection = runs::SweepSelection { older_than_seconds: Some(limit), run_ids: Vec::new() };
+        let scope = match &whose {
+            runs::Whose::Server(label) => format!("notebook server {label}'s runs"),
+            runs::Whose::NoServer => "runs started from the command line".into(),
+            runs::Whose::Everyone => "every server's runs".into(),
+        };
+        let selection = runs::SweepSelection { whose, older_than_seconds: Some(limit), run_ids: Vec::new() };
         let verb = if dry_run { "would delete" } else { "deleted" };
         let mut print = |run: &runs::RunSummary, object: &runs::RunObject| {
-            println!("{verb} {}/{} (run {}, {} old)", object.kind, object.name, run.run_id, age(run.age_seconds));
+            let ended = run.ended_seconds_ago.map_or("-".into(), age);
+            println!("{verb} {}/{} (run {}, ended {ended} ago)", object.kind, object.name, run.run_id);
         };
         let swept = runs::sweep(&client, &namespace, &selection, dry_run, &mut print).await.map_err(|e| Failure::Cluster(e.to_string()))?;
         let swept: usize = swept.iter().map(|r| r.deleted.len()).sum();
-        Ok(format!("sweep: {verb} {swept} objects of runs older than {older_than} in namespace {namespace}"))
+        Ok(format!("sweep: {verb} {swept} objects of {scope} that ended more than {older_than} ago in namespace {namespace}"))
     })
 }

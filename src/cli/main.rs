@@ -118,19 +118,29 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: ListFormat,
     },
-    /// Clean up runs nobody follows any more: every object of runs older than --older-than,
-    /// except deployments (InferenceServices and the credentials they use).
+    /// Clean up runs nobody follows any more: every object of runs that ended longer ago than
+    /// --older-than (a run whose job still works is never swept), except deployments
+    /// (InferenceServices and the credentials they use). Only runs started from the command
+    /// line, unless --notebook-server or --all-servers says otherwise.
     Sweep {
         #[command(flatten)]
         cluster: ClusterArgs,
         #[arg(long, short = 'n')]
         namespace: Option<String>,
-        /// Age past which a run counts as abandoned: seconds, or a number with s, m, h or d.
+        /// Time since a run ended past which it counts as abandoned: seconds, or a number with
+        /// s, m, h or d.
         #[arg(long, default_value = "24h")]
         older_than: String,
         /// Print what would be deleted, delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Sweep the runs this notebook server started (its label value, as `kaptain runs`
+        /// shows it, or its base URL), not the command line's.
+        #[arg(long, conflicts_with = "all_servers")]
+        notebook_server: Option<String>,
+        /// Sweep every run, whoever started it.
+        #[arg(long)]
+        all_servers: bool,
     },
     /// Pack the build context of the cell's model (files from --dir plus a generated
     /// Dockerfile) into a deterministic tar.gz; prints its checksum as the last line.
@@ -159,7 +169,15 @@ fn main() -> ExitCode {
         Command::Apply { cell, cluster, wait, build } => cluster::apply(&cell, &cluster, wait, &build),
         Command::Cleanup { run_id, cluster, namespace } => cluster::cleanup(&run_id, &cluster, namespace),
         Command::Runs { cluster, namespace, format } => cluster::runs(&cluster, namespace, matches!(format, ListFormat::Json)),
-        Command::Sweep { cluster, namespace, older_than, dry_run } => cluster::sweep(&cluster, namespace, &older_than, dry_run),
+        Command::Sweep { cluster, namespace, older_than, dry_run, notebook_server, all_servers } => {
+            use kaptain::engine::runs::Whose;
+            let whose = match notebook_server {
+                // As `kaptain runs` shows it, or the server's base URL.
+                Some(label) if !label.is_empty() && kaptain::identity::is_label_value(&label) => Whose::Server(label),
+                other => Whose::of(other.as_deref(), all_servers),
+            };
+            cluster::sweep(&cluster, namespace, &older_than, dry_run, whose)
+        }
         Command::Context(args) => context::run(&args).map_err(Failure::Input),
         offline => run(offline).map_err(Failure::Input),
     };

@@ -556,7 +556,7 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
     served.push(kinds::POD);
     let started = client.transport().now();
     loop {
-        let lists = join_all(served.iter().map(|kind| client.list(kind, namespace, &selector))).await;
+        let lists = join_all(served.iter().map(|kind| client.list_metadata(kind, namespace, &selector))).await;
         report.requests += lists.len() as u32;
         let mut left: Vec<(KindInfo, serde_json::Value)> = Vec::new();
         let mut unlisted: Vec<(ObjectRef, String)> = Vec::new();

@@ -39,8 +39,17 @@ pub async fn find<T: Transport>(client: &Client<T>, kind: &str, name: &str, name
         return Err(ObjectError::UnknownKind { kind: kind.into(), known: kinds::inspectable_names().join(", ") });
     }
     for info in candidates {
-        // A kind the cluster does not serve answers 404 like a missing object.
-        if let Some(object) = client.get(&info, namespace, name).await? {
+        // A kind the cluster does not serve answers 404 like a missing object. Of a Secret, only
+        // its metadata is read: what it holds never reaches a front end.
+        let found = match info == kinds::SECRET {
+            true => client.get_metadata(&info, namespace, name).await?.map(|mut secret| {
+                secret["apiVersion"] = info.api_version().into();
+                secret["kind"] = info.kind.into();
+                secret
+            }),
+            false => client.get(&info, namespace, name).await?,
+        };
+        if let Some(object) = found {
             if let Some(why) = not_managed_because(client, namespace, &info, &object).await? {
                 return Err(ObjectError::NotManaged { kind: kind.into(), name: name.into(), namespace: namespace.into(), why });
             }
@@ -82,8 +91,8 @@ async fn not_managed_because<T: Transport>(client: &Client<T>, namespace: &str, 
     Ok(Some(no_label))
 }
 
-/// The object as YAML, as the panel shows it: without `metadata.managedFields`, and for a
-/// Secret with every value replaced by its size (see [`redact`]).
+/// The object as YAML, as the panel shows it: without `metadata.managedFields`; of a Secret
+/// its metadata only (see [`redact`] for what of that is hidden too).
 pub async fn object_yaml<T: Transport>(client: &Client<T>, kind: &str, name: &str, namespace: &str) -> Result<String, ObjectError> {
     let (info, mut object) = find(client, kind, name, namespace).await?;
     redact(info.kind, &mut object);
@@ -135,7 +144,7 @@ pub(crate) async fn remove<T: Transport>(client: &Client<T>, kind: &KindInfo, na
     client.delete(kind, namespace, name).await?;
     let started = client.transport().now();
     loop {
-        let Some(left) = client.get(kind, namespace, name).await? else { return Ok(()) };
+        let Some(left) = client.get_metadata(kind, namespace, name).await? else { return Ok(()) };
         if client.transport().now() - started > CONFIRM_DEADLINE_SECONDS {
             let finalizers = left["metadata"]["finalizers"].as_array().map_or(0, Vec::len);
             let why = format!("terminating, waiting for {finalizers} finalizer(s) or its node");

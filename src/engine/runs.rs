@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{status, ObjectRef};
-use crate::identity::{managed_selector, RunId, CELL_ANNOTATION, MODEL_ID_LABEL, NOTEBOOK_ANNOTATION, RUN_ID_LABEL, STEP_LABEL};
+use crate::identity::{
+    managed_selector, notebook_server_label, RunId, CELL_ANNOTATION, MODEL_ID_LABEL, NOTEBOOK_ANNOTATION, NOTEBOOK_SERVER_LABEL,
+    RUN_ID_LABEL, STEP_LABEL,
+};
 use crate::kinds;
 use crate::kube::{Client, KubeError, Transport};
 
@@ -17,6 +20,11 @@ pub struct RunObject {
     pub step: String,
     pub state: String,
     pub created: i64,
+    /// When it reached its outcome (seconds since the epoch); None while it works or when it has
+    /// none to reach (a Secret).
+    pub finished: Option<i64>,
+    /// Still working: a job or an experiment without an outcome yet.
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +36,12 @@ pub struct RunSummary {
     pub status: String,
     /// Seconds since the newest object of the run was created.
     pub age_seconds: i64,
+    /// Seconds since the run ended: since its last job or experiment reached its outcome, or,
+    /// with none to follow, since its newest object was created. None while any still works:
+    /// such a run is never swept by age.
+    pub ended_seconds_ago: Option<i64>,
+    /// The label value of the notebook server that started it; None from the command line.
+    pub notebook_server: Option<String>,
     /// Where the run's cell lives (its objects' annotations), when the front end said so: the
     /// panel groups runs by notebook and cell, and finds orphans with them.
     pub notebook: Option<String>,
@@ -41,7 +55,7 @@ pub(crate) fn created_at(object: &serde_json::Value) -> i64 {
 
 /// Seconds since the epoch of a Kubernetes timestamp (`2026-11-28T19:09:12Z`, always UTC).
 /// Small enough not to need a date library in the wasm.
-fn unix_seconds(timestamp: &str) -> Option<i64> {
+pub(crate) fn unix_seconds(timestamp: &str) -> Option<i64> {
     let b = timestamp.as_bytes();
     if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
         return None;
@@ -62,13 +76,51 @@ fn unix_seconds(timestamp: &str) -> Option<i64> {
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
+/// Whose runs a listing or a sweep covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Whose {
+    /// Those one notebook server started (the label value of [`notebook_server_label`]).
+    Server(String),
+    /// Those started without a notebook server: the command line, the demo page.
+    NoServer,
+    /// Everyone's: only when the user asks for all.
+    Everyone,
+}
 
-/// Every run with objects in the namespace, newest first.
-pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Result<Vec<RunSummary>, KubeError> {
+impl Whose {
+    /// From what a front end passes: the server it is (as it names itself) and whether the
+    /// user asked for every server's runs.
+    pub fn of(notebook_server: Option<&str>, all: bool) -> Whose {
+        match (all, notebook_server) {
+            (true, _) => Whose::Everyone,
+            (false, Some(server)) => Whose::Server(notebook_server_label(server)),
+            (false, None) => Whose::NoServer,
+        }
+    }
+
+    /// The label selector of these runs' objects.
+    fn selector(&self) -> String {
+        match self {
+            Whose::Server(label) => format!("{},{NOTEBOOK_SERVER_LABEL}={label}", managed_selector()),
+            Whose::NoServer => format!("{},!{NOTEBOOK_SERVER_LABEL}", managed_selector()),
+            Whose::Everyone => managed_selector(),
+        }
+    }
+}
+
+/// Every run with objects in the namespace, of `whose`, newest first.
+pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str, whose: &Whose) -> Result<Vec<RunSummary>, KubeError> {
     let now = client.transport().now();
     let mut runs: BTreeMap<String, RunSummary> = BTreeMap::new();
+    let selector = whose.selector();
     for kind in kinds::CREATED_KINDS {
-        let items = match client.list(&kind, namespace, &managed_selector()).await {
+        // Secrets and ServiceAccounts have no status to read: their metadata is all that is
+        // asked for (what a Secret holds never travels).
+        let listed = match kind == kinds::SECRET || kind == kinds::SERVICE_ACCOUNT {
+            true => client.list_metadata(&kind, namespace, &selector).await,
+            false => client.list(&kind, namespace, &selector).await,
+        };
+        let items = match listed {
             Ok(list) => list.items,
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e),
@@ -83,6 +135,8 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Res
                 kind: kind.kind.into(),
                 name: item["metadata"]["name"].as_str().unwrap_or_default().into(),
                 step: step.clone(),
+                finished: progress.outcome.and_then(|_| status::finished_at(&item)),
+                active: status::works_towards_an_outcome(kind.kind) && progress.outcome.is_none(),
                 state: progress.state,
                 created: created_at(&item),
             };
@@ -92,6 +146,8 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Res
                 step: String::new(),
                 status: String::new(),
                 age_seconds: 0,
+                ended_seconds_ago: None,
+                notebook_server: labels[NOTEBOOK_SERVER_LABEL].as_str().map(String::from),
                 notebook: None,
                 cell_id: None,
                 objects: Vec::new(),
@@ -110,7 +166,12 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str) -> Res
             run.step = main.step.clone();
             run.status = main.state.clone();
         }
-        run.age_seconds = now - run.objects.iter().map(|o| o.created).max().unwrap_or(now);
+        let newest = run.objects.iter().map(|o| o.created).max().unwrap_or(now);
+        run.age_seconds = now - newest;
+        run.ended_seconds_ago = match run.objects.iter().any(|o| o.active) {
+            true => None,
+            false => Some(now - run.objects.iter().filter_map(|o| o.finished).max().unwrap_or(newest).max(newest)),
+        };
     }
     runs.sort_by_key(|r| r.age_seconds);
     Ok(runs)
@@ -130,18 +191,20 @@ pub fn kind_of(object: &RunObject) -> kinds::KindInfo {
     kinds::created_kind(&object.api_version, &object.kind).expect("listed through CREATED_KINDS")
 }
 
-/// Which runs a sweep cleans: those named (orphans a front end found: their notebook or cell is
-/// gone) and those older than a limit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which runs a sweep cleans, among `whose`: those named (orphans a front end found: their
+/// notebook or cell is gone) and those that ended longer ago than a limit (a run that still
+/// works is never swept by age).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepSelection {
+    pub whose: Whose,
     pub older_than_seconds: Option<u32>,
     pub run_ids: Vec<RunId>,
 }
 
 impl SweepSelection {
     pub fn selects(&self, run: &RunSummary) -> bool {
-        self.older_than_seconds.is_some_and(|limit| run.age_seconds > i64::from(limit))
-            || self.run_ids.iter().any(|id| id.as_str() == run.run_id)
+        let ended_before = |limit: u32| run.ended_seconds_ago.is_some_and(|ago| ago > i64::from(limit));
+        self.older_than_seconds.is_some_and(ended_before) || self.run_ids.iter().any(|id| id.as_str() == run.run_id)
     }
 }
 
@@ -166,7 +229,7 @@ pub async fn sweep<T: Transport>(
     dry_run: bool,
     deleted: &mut dyn FnMut(&RunSummary, &RunObject),
 ) -> Result<Vec<SweptRun>, KubeError> {
-    let runs = list_runs(client, namespace).await?;
+    let runs = list_runs(client, namespace, &selection.whose).await?;
     let mut swept = Vec::new();
     for run in runs.iter().filter(|r| selection.selects(r)) {
         let mut done = SweptRun { run_id: run.run_id.clone(), age_seconds: run.age_seconds, deleted: Vec::new(), kept: Vec::new() };
@@ -196,6 +259,8 @@ mod tests {
             step: String::new(),
             status: String::new(),
             age_seconds: age,
+            ended_seconds_ago: Some(age),
+            notebook_server: None,
             notebook: None,
             cell_id: None,
             objects: objects
@@ -207,19 +272,36 @@ mod tests {
                     step: (*step).into(),
                     state: String::new(),
                     created: 0,
+                    finished: None,
+                    active: false,
                 })
                 .collect(),
         }
     }
 
+    fn selection(older_than_seconds: Option<u32>, run_ids: &[&str]) -> SweepSelection {
+        SweepSelection { whose: Whose::Everyone, older_than_seconds, run_ids: run_ids.iter().map(|id| RunId::parse(id).unwrap()).collect() }
+    }
+
     #[test]
-    fn a_sweep_selects_named_and_old_runs() {
-        let named = SweepSelection { older_than_seconds: None, run_ids: vec![RunId::parse("r1").unwrap()] };
+    fn a_sweep_selects_named_runs_and_runs_that_ended_long_ago() {
+        let named = selection(None, &["r1"]);
         assert!(named.selects(&run("r1", 0, &[])));
         assert!(!named.selects(&run("r2", 1_000_000, &[])));
-        let old = SweepSelection { older_than_seconds: Some(60), run_ids: Vec::new() };
+        let old = selection(Some(60), &[]);
         assert!(old.selects(&run("r2", 61, &[])) && !old.selects(&run("r2", 60, &[])));
-        assert!(!SweepSelection::default().selects(&run("r1", 1_000_000, &[])));
+        assert!(!selection(None, &[]).selects(&run("r1", 1_000_000, &[])));
+        // Created 30 h ago and still training: not swept by age, only by name.
+        let working = RunSummary { ended_seconds_ago: None, ..run("r3", 30 * 3600, &[("TFJob", "train")]) };
+        assert!(!selection(Some(24 * 3600), &[]).selects(&working));
+        assert!(selection(Some(24 * 3600), &["r3"]).selects(&working));
+    }
+
+    #[test]
+    fn whose_runs_by_label() {
+        assert_eq!(Whose::of(Some("/user/alice/"), false).selector(), "app.kubernetes.io/managed-by=kaptain,kaptain.io/notebook-server=user.alice");
+        assert_eq!(Whose::of(None, false).selector(), "app.kubernetes.io/managed-by=kaptain,!kaptain.io/notebook-server");
+        assert_eq!(Whose::of(Some("/user/alice/"), true), Whose::Everyone);
     }
 
     #[test]

@@ -76,6 +76,18 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
     }
 }
 
+/// Kinds whose status reaches an outcome a run waits for; while one has none, its run works.
+pub fn works_towards_an_outcome(kind: &str) -> bool {
+    matches!(kind, "Job" | "TFJob" | "PyTorchJob" | "Experiment")
+}
+
+/// When an object that reached its outcome did (seconds since the epoch): its
+/// `status.completionTime`, else when its latest condition that holds became true.
+pub fn finished_at(object: &Value) -> Option<i64> {
+    let completion = object["status"]["completionTime"].as_str().and_then(super::runs::unix_seconds);
+    completion.or_else(|| latest_true(object)?["lastTransitionTime"].as_str().and_then(super::runs::unix_seconds))
+}
+
 /// KFServing / KServe mark a predictor that cannot come up with reasons like
 /// `RevisionFailed`, `BlockedByFailedLoad`, `InvalidSpec`.
 fn is_failure_reason(reason: &str) -> bool {
@@ -105,6 +117,16 @@ mod tests {
         assert_eq!(progress("Experiment", &ok).outcome, Some(Outcome::Succeeded));
         let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "message": "chief failed"}]}});
         assert_eq!(progress("PyTorchJob", &failed).message, "chief failed");
+    }
+
+    #[test]
+    fn when_an_object_finished() {
+        let job = json!({"status": {"completionTime": "2026-11-28T19:09:12Z", "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-11-28T19:09:13Z"}]}});
+        assert_eq!(finished_at(&job), Some(1_795_892_952));
+        let failed = json!({"status": {"conditions": [{"type": "Running", "status": "False"}, {"type": "Failed", "status": "True", "lastTransitionTime": "2026-11-28T19:09:13Z"}]}});
+        assert_eq!(finished_at(&failed), Some(1_795_892_953));
+        assert_eq!(finished_at(&json!({"status": {}})), None);
+        assert!(works_towards_an_outcome("TFJob") && !works_towards_an_outcome("Secret") && !works_towards_an_outcome("InferenceService"));
     }
 
     #[test]

@@ -36,6 +36,19 @@ impl RetryPolicy {
     }
 }
 
+/// `Accept` for an answer that needs only the objects' metadata: what a Secret holds never
+/// travels. No fallback to the whole object: every kind kaptain touches is served by the API
+/// server itself, which has answered these since Kubernetes 1.15.
+const METADATA: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+const METADATA_LIST: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
+fn accepting(accept: &'static str) -> impl Fn(http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    move |mut request| {
+        request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
+        request
+    }
+}
+
 /// A list: the items and the resourceVersion a watch can start from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectList {
@@ -157,29 +170,45 @@ impl<T: Transport> Client<T> {
         Request::new(kind.collection_path(namespace))
     }
 
-    /// Creates an object; `dry_run` asks the server to validate it without storing it.
+    /// Creates an object; `dry_run` asks the server to validate it without storing it. Answers
+    /// with the created object's metadata (a created Secret's data does not come back).
     pub async fn create(&self, kind: &KindInfo, namespace: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
         let call = Call { verb: "create", kind, namespace };
         let body = serde_json::to_vec(object).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })?;
         let params = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
-        match self.call(&call, || Self::request(kind, namespace).create(&params, body.clone())).await {
-            Ok(body) => decode(&call, &body),
-            Err(e) => Err(e),
-        }
+        let body = self.call(&call, || Self::request(kind, namespace).create(&params, body.clone()).map(accepting(METADATA))).await?;
+        decode(&call, &body)
     }
 
-    /// Server-side apply: creates the object or updates the fields kaptain owns.
+    /// Server-side apply: creates the object or updates the fields kaptain owns. Answers with
+    /// the object's metadata.
     pub async fn apply(&self, kind: &KindInfo, namespace: &str, name: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
         let call = Call { verb: "patch", kind, namespace };
         let params = PatchParams { dry_run, force: true, field_manager: Some(FIELD_MANAGER.into()), field_validation: None };
-        let body = self.call(&call, || Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object))).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object)).map(accepting(METADATA))).await?;
         decode(&call, &body)
     }
 
     /// The object, or None when it does not exist.
     pub async fn get(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<Option<Value>, KubeError> {
+        self.get_as(kind, namespace, name, None).await
+    }
+
+    /// The object's metadata only (`PartialObjectMetadata`), or None when it does not exist.
+    pub async fn get_metadata(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<Option<Value>, KubeError> {
+        self.get_as(kind, namespace, name, Some(METADATA)).await
+    }
+
+    async fn get_as(&self, kind: &KindInfo, namespace: &str, name: &str, accept: Option<&'static str>) -> Result<Option<Value>, KubeError> {
         let call = Call { verb: "get", kind, namespace };
-        match self.call(&call, || Self::request(kind, namespace).get(name, &GetParams::default())).await {
+        let build = || {
+            let request = Self::request(kind, namespace).get(name, &GetParams::default())?;
+            Ok(match accept {
+                Some(accept) => accepting(accept)(request),
+                None => request,
+            })
+        };
+        match self.call(&call, build).await {
             Ok(body) => decode(&call, &body).map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -187,9 +216,26 @@ impl<T: Transport> Client<T> {
     }
 
     pub async fn list(&self, kind: &KindInfo, namespace: &str, label_selector: &str) -> Result<ObjectList, KubeError> {
+        self.list_as(kind, namespace, label_selector, None).await
+    }
+
+    /// The matching objects' metadata only (`PartialObjectMetadataList`): names, labels,
+    /// annotations, timestamps, finalizers; never what a Secret holds.
+    pub async fn list_metadata(&self, kind: &KindInfo, namespace: &str, label_selector: &str) -> Result<ObjectList, KubeError> {
+        self.list_as(kind, namespace, label_selector, Some(METADATA_LIST)).await
+    }
+
+    async fn list_as(&self, kind: &KindInfo, namespace: &str, label_selector: &str, accept: Option<&'static str>) -> Result<ObjectList, KubeError> {
         let call = Call { verb: "list", kind, namespace };
         let params = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let body = self.call(&call, || Self::request(kind, namespace).list(&params)).await?;
+        let build = || {
+            let request = Self::request(kind, namespace).list(&params)?;
+            Ok(match accept {
+                Some(accept) => accepting(accept)(request),
+                None => request,
+            })
+        };
+        let body = self.call(&call, build).await?;
         let mut list = decode(&call, &body)?;
         Ok(ObjectList {
             resource_version: list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
@@ -204,7 +250,7 @@ impl<T: Transport> Client<T> {
     pub async fn delete(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<bool, KubeError> {
         let call = Call { verb: "delete", kind, namespace };
         let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-        match self.call(&call, || Self::request(kind, namespace).delete(name, &params).map(bodiless)).await {
+        match self.call(&call, || Self::request(kind, namespace).delete(name, &params).map(bodiless).map(accepting(METADATA))).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -213,12 +259,13 @@ impl<T: Transport> Client<T> {
 
     /// Deletes every object of a kind that matches the selector, in one request. Dependents
     /// (a Job's pods, an InferenceService's Knative objects) go by the garbage collector.
-    /// Returns the names of the objects the request deleted.
+    /// Returns the names of the objects the request deleted (the answer carries their metadata
+    /// only).
     pub async fn delete_collection(&self, kind: &KindInfo, namespace: &str, label_selector: &str) -> Result<Vec<String>, KubeError> {
         let call = Call { verb: "deletecollection", kind, namespace };
         let delete = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
         let list = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless)).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless).map(accepting(METADATA_LIST))).await?;
         let deleted = decode(&call, &body)?;
         Ok(deleted["items"]
             .as_array()

@@ -14,8 +14,18 @@ use kaptain::{ops, Options};
 
 const NEEDS_CLUSTER: &str = "needs the local control plane: run scripts/test (or tests/cluster/up and export KUBECONFIG, KUBECTL)";
 
+/// The admin's kubeconfig: what the tests set up and check with (kubectl), never what kaptain
+/// runs as.
 pub fn kubeconfig() -> PathBuf {
     std::env::var_os("KUBECONFIG").map(PathBuf::from).expect(NEEDS_CLUSTER)
+}
+
+/// What kaptain runs as in a test namespace: the ServiceAccount `kaptain-user` bound to the Role
+/// the project ships (deploy/rbac.yaml), as a notebook server in a Kubeflow profile has it;
+/// made by [`namespace`] with tests/cluster/service-account. A verb the product needs and the
+/// Role lacks fails the test.
+pub fn user_kubeconfig(ns: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("kaptain-user-{ns}.kubeconfig"))
 }
 
 pub fn kubectl(args: &[&str]) -> String {
@@ -25,13 +35,17 @@ pub fn kubectl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A fresh namespace with the source Secrets a run copies its credentials from.
+/// A fresh namespace with the source Secrets a run copies its credentials from, and the user
+/// kaptain runs as there ([`user_kubeconfig`]).
 pub fn namespace(name: &str) -> String {
     let ns = format!("{name}-{}", std::process::id() % 100_000);
     let _ = Command::new(std::env::var("KUBECTL").unwrap_or_default()).args(["delete", "ns", &ns, "--wait=false"]).env("KUBECONFIG", kubeconfig()).output();
     kubectl(&["create", "namespace", &ns]);
     kubectl(&["-n", &ns, "create", "secret", "docker-registry", "kaptain-registry-credentials", "--docker-server=registry.example.com", "--docker-username=u", "--docker-password=seeded-registry-password"]);
     kubectl(&["-n", &ns, "create", "secret", "generic", "kaptain-s3-credentials", "--from-literal=AWS_ACCESS_KEY_ID=seeded-access-key", "--from-literal=AWS_SECRET_ACCESS_KEY=seeded-secret-key"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/service-account");
+    let out = Command::new(script).args([&ns, "kaptain-user"]).arg(user_kubeconfig(&ns)).env("KUBECONFIG", kubeconfig()).output().expect("service-account runs");
+    assert!(out.status.success(), "tests/cluster/service-account: {}", String::from_utf8_lossy(&out.stderr));
     ns
 }
 
@@ -67,8 +81,9 @@ pub async fn eventually<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() 
     }
 }
 
-pub async fn client() -> Client<NativeTransport> {
-    let path = kubeconfig();
+/// A client acting as the namespace's user (see [`user_kubeconfig`]).
+pub async fn client(ns: &str) -> Client<NativeTransport> {
+    let path = user_kubeconfig(ns);
     let (transport, _) = NativeTransport::connect(Target::Kubeconfig(&path)).await.expect("connects");
     Client::new(transport)
 }
@@ -76,8 +91,10 @@ pub async fn client() -> Client<NativeTransport> {
 
 /// Runs a cell to its outcome with the engine; `cancel_after` interrupts it (as Ctrl-C or a
 /// kernel interrupt would) after that long.
+/// The cell runs as the user of its `config.namespace`.
 pub async fn run_cell(text: &str, run_id: &str, cancel_after: Option<Duration>) -> Result<RunReport, EngineError> {
-    run_cell_with(client().await, text, run_id, cancel_after).await
+    let ns = ops::parse(text, &Options::default()).unwrap_or_else(|e| panic!("{e}\n{text}")).config.namespace;
+    run_cell_with(client(&ns).await, text, run_id, cancel_after).await
 }
 
 pub async fn run_cell_with(client: Client<NativeTransport>, text: &str, run_id: &str, cancel_after: Option<Duration>) -> Result<RunReport, EngineError> {
