@@ -27,6 +27,12 @@ pub const CONTEXT_CHECKSUM_ANNOTATION: &str = "kaptain.io/context-checksum";
 /// Rendered manifests never carry credential values.
 pub const CREDENTIALS_FROM_ANNOTATION: &str = "kaptain.io/credentials-from";
 
+/// On an InferenceService a replacing deploy applied over: what it was before (JSON: labels,
+/// annotations, spec), restored if that run is interrupted (see `engine::replace`); the label
+/// marks it for a cleanup that finds the run's objects by label alone.
+pub const REPLACED_ANNOTATION: &str = "kaptain.io/replaced";
+pub const REPLACING_LABEL: &str = "kaptain.io/replacing";
+
 /// On the ConfigMap that records a built image (see [`image_record_name`]); its value is the
 /// model label. Records carry no run-id label: no run's cleanup deletes them.
 pub const IMAGE_RECORD_LABEL: &str = "kaptain.io/image-record";

@@ -210,12 +210,16 @@ export type RunEvent =
   | { event: "phase-ended"; phase: "build" | "train" | "tune" | "deploy"; outcome: Outcome; message: string }
   | { event: "deleted"; kind: string; name: string; reason: string }
   | { event: "kept"; kind: string; name: string; reason: string }
+  /** Put back as it was before the run: an InferenceService a replacing deploy applied over. */
+  | { event: "restored"; kind: string; name: string; reason: string }
   | { event: "remains"; kind: string; name: string; why: string }
   /** With `dryRun`: the API server's answer for one object; `error` is null when it accepts it. */
   | { event: "checked"; kind: string; name: string; error: string | null };
 
 export interface CleanupReport {
   deleted: ObjectRef[];
+  /** Objects the run applied over (a replaced InferenceService), put back as they were. */
+  restored: ObjectRef[];
   /** What could not be confirmed gone, and why. */
   remaining: [ObjectRef, string][];
   /** API requests the cleanup sent, confirmation included. */

@@ -1,6 +1,8 @@
 //! Interruptions against the real control plane (see tests/support/cluster.rs): at random
-//! moments (during creation included), with the API server restarted under a run, and for a
-//! user whose RBAC does not allow what the run needs. After each: nothing of the run is left.
+//! moments (during creation included), for a user whose RBAC does not allow what the run needs,
+//! and of a deploy that replaces a serving model. After each: nothing of the run is left, and
+//! nothing that was there before it is gone. (An API server restart under a run is in
+//! cluster_restart.rs: a test binary of its own, so that no other test runs while it is down.)
 
 #[path = "support/cluster.rs"]
 mod cluster;
@@ -83,36 +85,6 @@ async fn fifty_interruptions_at_random_moments_leave_nothing() {
 
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "needs the local control plane (scripts/test)"]
-async fn a_run_survives_an_api_server_restart_and_cleanup_still_completes() {
-    let ns = namespace("restart");
-    let restart = || {
-        let script = format!("{}/tests/cluster/restart-apiserver", env!("CARGO_MANIFEST_DIR"));
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(3));
-            let status = std::process::Command::new(script).arg("2").status().expect("restart script runs");
-            assert!(status.success(), "the API server came back");
-        })
-    };
-    // Followed to its end across the restart.
-    let restarter = restart();
-    let report = run_cell(&cell("train", &ns, "restart/followed", 10), "r1", None).await.expect("the run recovers");
-    restarter.join().unwrap();
-    assert_eq!(report.outcome, Outcome::Succeeded, "{}", report.message);
-    let left: Vec<String> = objects_of_run(&ns, "r1");
-    assert_eq!(left.len(), 1, "only the TFJob is kept: {left:?}");
-
-    // Interrupted while the API server is down: cleanup waits for it and completes.
-    let restarter = restart();
-    let report = run_cell(&cell("train", &ns, "restart/interrupted", 30), "r2", Some(Duration::from_millis(3500))).await.expect("reports");
-    restarter.join().unwrap();
-    assert_eq!(report.outcome, Outcome::Interrupted);
-    assert!(report.cleanup.unwrap().remaining.is_empty());
-    assert_eq!(objects_of_run(&ns, "r2"), Vec::<String>::new());
-    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
-}
-
-#[tokio::test(flavor = "current_thread")]
-#[ignore = "needs the local control plane (scripts/test)"]
 async fn a_user_without_rbac_gets_the_verb_and_resource_and_nothing_is_left() {
     let ns = namespace("rbac");
     // A user who may handle Secrets but not Jobs.
@@ -168,5 +140,61 @@ async fn a_failure_half_way_deletes_what_was_created_and_says_so() {
     // What was not the run's stays.
     assert_eq!(kubectl(&["-n", &ns, "get", "tfjob", &tfjob, "-o", "name"]).trim(), format!("tfjob.kubeflow.org/{tfjob}"));
     std::fs::remove_file(manifest).ok();
+    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+fn deploy(ns: &str, model: &str, uri: &str, delay: u32) -> String {
+    format!("%%kaptain deploy --replace\nmodel:\n  id: {model}\n  framework: tensorflow\n  labels:\n    kaptain-sim/delay-seconds: \"{delay}\"\nmodel_uri: {uri}\nconfig:\n  namespace: {ns}\n")
+}
+
+fn isvc(ns: &str, name: &str) -> serde_json::Value {
+    serde_json::from_str(&kubectl(&["-n", ns, "get", "inferenceservices.serving.kubeflow.org", name, "-o", "json"])).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the local control plane (scripts/test)"]
+async fn a_replacing_deploy_replaces_only_kaptains_own_model_and_an_interrupt_puts_it_back() {
+    let ns = namespace("replace");
+    // Someone's own InferenceService, under the name kaptain would give model replace/me.
+    let foreign = format!(
+        "{{\"apiVersion\":\"serving.kubeflow.org/v1beta1\",\"kind\":\"InferenceService\",\"metadata\":{{\"name\":\"replace-me\",\"namespace\":\"{ns}\"}},\"spec\":{{\"predictor\":{{\"tensorflow\":{{\"storageUri\":\"s3://theirs/model\"}}}}}}}}"
+    );
+    let file = std::env::temp_dir().join(format!("kaptain-foreign-{}.json", std::process::id()));
+    std::fs::write(&file, foreign).unwrap();
+    kubectl(&["create", "-f", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).ok();
+    let refused = run_cell(&deploy(&ns, "replace/me", "s3://kaptain/models/me/1", 1), "x1", None).await.expect_err("not kaptain's");
+    assert!(refused.to_string().contains("cannot be replaced: kaptain did not make it"), "{refused}");
+    assert_eq!(objects_of_run(&ns, "x1"), Vec::<String>::new(), "refused before anything is created");
+    assert_eq!(isvc(&ns, "replace-me")["spec"]["predictor"]["tensorflow"]["storageUri"], "s3://theirs/model");
+    kubectl(&["-n", &ns, "delete", "inferenceservices.serving.kubeflow.org", "replace-me"]);
+
+    // Version 1 deployed by kaptain.
+    let first = run_cell(&deploy(&ns, "replace/me", "s3://kaptain/models/me/1", 1), "v1", None).await.expect("deploys");
+    assert_eq!(first.outcome, Outcome::Succeeded, "{}", first.message);
+    // Another model whose name comes out the same is not this deployment.
+    let other = run_cell(&deploy(&ns, "Replace_Me", "s3://kaptain/models/other/1", 1), "x2", None).await.expect_err("another model");
+    assert!(other.to_string().contains("it serves model \"replace/me\", not \"Replace_Me\""), "{other}");
+
+    // Version 2 interrupted while it rolls out: version 1 is put back, as it was.
+    let before = isvc(&ns, "replace-me");
+    let interrupted = run_cell(&deploy(&ns, "replace/me", "s3://kaptain/models/me/2", 30), "v2", Some(Duration::from_millis(2500))).await.expect("reports");
+    assert_eq!(interrupted.outcome, Outcome::Interrupted);
+    let cleanup = interrupted.cleanup.unwrap();
+    assert_eq!(cleanup.restored.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["replace-me"], "{cleanup:?}");
+    assert!(cleanup.remaining.is_empty(), "{cleanup:?}");
+    let after = isvc(&ns, "replace-me");
+    assert_eq!(after["spec"], before["spec"], "the spec of version 1");
+    assert_eq!(after["metadata"]["labels"], before["metadata"]["labels"], "version 1's run owns it again");
+    assert!(after["metadata"]["annotations"].get("kaptain.io/replaced").is_none(), "{after}");
+    assert_eq!(objects_of_run(&ns, "v2"), Vec::<String>::new(), "what version 2 made is gone");
+
+    // Version 3 succeeds: it is the deployment now, with nothing left to restore.
+    let third = run_cell(&deploy(&ns, "replace/me", "s3://kaptain/models/me/3", 1), "v3", None).await.expect("replaces");
+    assert_eq!(third.outcome, Outcome::Succeeded, "{}", third.message);
+    let now = isvc(&ns, "replace-me");
+    assert_eq!(now["spec"]["predictor"]["tensorflow"]["storageUri"], "s3://kaptain/models/me/3");
+    assert_eq!(now["metadata"]["labels"]["kaptain.io/run-id"], "v3");
+    assert!(now["metadata"]["labels"].get("kaptain.io/replacing").is_none() && now["metadata"]["annotations"].get("kaptain.io/replaced").is_none(), "{now}");
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }

@@ -65,6 +65,7 @@ fn print_event(event: Event) {
         Event::PhaseEnded { phase, outcome, message } => format!("{phase}: {} ({message})", outcome.as_str()),
         Event::Deleted { kind, name, reason } => format!("deleted {kind}/{name} ({reason})"),
         Event::Kept { kind, name, reason } => format!("kept {kind}/{name} ({reason})"),
+        Event::Restored { kind, name, reason } => format!("restored {kind}/{name} ({reason})"),
         Event::Remains { kind, name, why } => format!("NOT deleted {kind}/{name}: {why}"),
         Event::Checked { kind, name, error: None } => format!("{kind}/{name}: accepted (dry run)"),
         Event::Checked { kind, name, error: Some(error) } => format!("{kind}/{name}: refused (dry run): {error}"),
@@ -128,6 +129,9 @@ fn finish(report: &RunReport, started: Instant) -> Result<String, Failure> {
                 cleanup.deleted.len(),
                 cleanup.requests
             );
+            for object in &cleanup.restored {
+                message.push_str(&format!("\n  restored as it was before the run: {}/{}", object.kind, object.name));
+            }
             for (object, why) in &cleanup.remaining {
                 message.push_str(&format!("\n  still there: {}/{}: {why}", object.kind, object.name));
             }

@@ -8,6 +8,7 @@ mod build;
 mod build_log;
 mod credentials;
 pub mod objects;
+pub mod replace;
 pub mod runs;
 pub mod serving;
 pub mod status;
@@ -40,6 +41,8 @@ pub enum EngineError {
     SourceSecret { secret: String, namespace: String, problem: String, fix: String },
     #[error("InferenceService {name:?} already exists in namespace {namespace:?}; add --replace (or `replace: true`) to roll out a new revision of it")]
     AlreadyDeployed { name: String, namespace: String },
+    #[error("InferenceService {name:?} in namespace {namespace:?} cannot be replaced: {why}; kaptain replaces only its own deployment of the same model: deploy under another model id, or remove that InferenceService yourself")]
+    NotOurDeployment { name: String, namespace: String, why: String },
     #[error("the cluster does not serve {wanted}{served}; set config.serving_api to what it serves")]
     ServingApi { wanted: String, served: String },
     #[error("run {run_id} has no objects left in namespace {namespace:?} to resume: it ended or was cleaned up; runs() lists what is there, and apply without resume starts it anew")]
@@ -91,6 +94,8 @@ pub enum Event {
     PhaseEnded { phase: Step, outcome: Outcome, message: String },
     Deleted { kind: String, name: String, reason: String },
     Kept { kind: String, name: String, reason: String },
+    /// Put back as it was before the run: an InferenceService a replacing deploy applied over.
+    Restored { kind: String, name: String, reason: String },
     /// A dry run's answer for one object (see [`Engine::dry_run`]): None when the server accepts it.
     Checked { kind: String, name: String, error: Option<String> },
     /// Cleanup could not confirm this object gone.
@@ -119,6 +124,8 @@ pub struct RunReport {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CleanupReport {
     pub deleted: Vec<ObjectRef>,
+    /// Objects the run applied over, put back as they were (see [`replace`]).
+    pub restored: Vec<ObjectRef>,
     pub remaining: Vec<(ObjectRef, String)>,
     /// API requests the cleanup sent, confirmation included.
     pub requests: u32,
@@ -234,9 +241,9 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
-    /// What every run checks first; fills the credential Secrets. True when the deploy
-    /// replaces an existing InferenceService.
-    async fn preflight(&self, objects: &mut [Manifest]) -> Result<bool, EngineError> {
+    /// What every run checks first; fills the credential Secrets. Some when the deploy
+    /// replaces an existing InferenceService: what it was, to note on the replacement.
+    async fn preflight(&self, objects: &mut [Manifest]) -> Result<Option<serde_json::Value>, EngineError> {
         let names = Names::new(&self.cell.model.id, &self.run.run_id);
         self.check_serving_api().await?;
         credentials::fill(self.client, self.cell, &names, objects).await?;
@@ -264,7 +271,8 @@ impl<'a, T: Transport> Engine<'a, T> {
                 self.emit(Event::BuildSkipped { image: image.clone(), built_by });
             }
         }
-        let replace = self.preflight(&mut objects).await?;
+        let replaced = self.preflight(&mut objects).await?;
+        let replace = replaced.as_ref();
         // Every object validated by the server before the first is created.
         let mut existing: Vec<(String, String)> = Vec::new();
         let mut refused = 0;
@@ -374,6 +382,14 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
         // From here on a failure must not delete what the plan keeps.
         *following = true;
+        if let (Some(_), Outcome::Succeeded) = (replace, end.outcome) {
+            // The new version serves: what it replaced is not to be restored any more (the same
+            // object applied again, without the note).
+            for isvc in objects.iter().filter(|m| m.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind) {
+                let kind = kinds::created_kind(&isvc.api_version, &isvc.kind).expect("rendered kinds are known");
+                self.client.apply(&kind, self.namespace(), &isvc.name, &isvc.object, false).await?;
+            }
+        }
         let plan = lifecycle::plan(self.cell, &objects, end);
         for entry in &plan {
             let was_created = created.iter().any(|c| c.kind == entry.kind && c.name == entry.name);
@@ -417,32 +433,34 @@ impl<'a, T: Transport> Engine<'a, T> {
         Err(EngineError::ServingApi { wanted: wanted.api_version().into(), served })
     }
 
-    /// A deploy of a model that is deployed already needs `replace`; then it is applied over it.
-    async fn check_existing_deployment(&self, objects: &[Manifest]) -> Result<bool, EngineError> {
-        let StepSpec::Deploy(deploy) = &self.cell.step else { return Ok(false) };
-        let Some(isvc) = objects.iter().find(|m| m.kind == "InferenceService") else { return Ok(false) };
+    /// A deploy of a model that is deployed already needs `replace`, and only kaptain's own
+    /// deployment of the same model is replaced; returns what it was (see [`replace`]).
+    async fn check_existing_deployment(&self, objects: &[Manifest]) -> Result<Option<serde_json::Value>, EngineError> {
+        let StepSpec::Deploy(deploy) = &self.cell.step else { return Ok(None) };
+        let Some(isvc) = objects.iter().find(|m| m.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind) else { return Ok(None) };
         let kind = kinds::created_kind(&isvc.api_version, &isvc.kind).expect("InferenceService kinds are known");
-        let found = self.client.get(&kind, self.namespace(), &isvc.name).await?;
-        let ours = found.as_ref().is_some_and(|o| o["metadata"]["labels"][identity::RUN_ID_LABEL] == self.run.run_id.as_str());
+        let Some(found) = self.client.get(&kind, self.namespace(), &isvc.name).await? else { return Ok(None) };
+        let ours = found["metadata"]["labels"][identity::RUN_ID_LABEL] == self.run.run_id.as_str();
         if self.resume && ours && !deploy.replace {
             // This run made it before the reload: resumed like the rest.
-            return Ok(false);
+            return Ok(None);
         }
-        let exists = found.is_some();
-        if exists && !deploy.replace {
+        if !deploy.replace {
             return Err(EngineError::AlreadyDeployed { name: isvc.name.clone(), namespace: self.namespace().into() });
         }
-        Ok(exists)
+        replace::previous(&found, &self.cell.model.id, self.run.run_id.as_str(), self.namespace()).map(Some)
     }
 
-    /// Creates (or with `dry_run` validates) an object. True when a resumed run finds it
-    /// exists already.
-    async fn create(&self, object: &Manifest, replace: bool, dry_run: bool) -> Result<bool, EngineError> {
+    /// Creates (or with `dry_run` validates) an object; an InferenceService that `replaced`
+    /// an existing one is applied over it, noting what it was. True when a resumed run finds
+    /// it exists already.
+    async fn create(&self, object: &Manifest, replaced: Option<&serde_json::Value>, dry_run: bool) -> Result<bool, EngineError> {
         let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
-        if replace && object.kind == "InferenceService" {
-            self.client.apply(&kind, self.namespace(), &object.name, &object.object, dry_run).await?;
+        if let (Some(previous), true) = (replaced, object.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind) {
+            self.client.apply(&kind, self.namespace(), &object.name, &replace::noting(&object.object, previous), dry_run).await?;
             return Ok(false);
         }
+
         match self.client.create(&kind, self.namespace(), &object.object, dry_run).await {
             Ok(_) => Ok(false),
             Err(e) if self.resume && e.is_already_exists() => Ok(true),
@@ -530,11 +548,23 @@ impl<'a, T: Transport> Engine<'a, T> {
 /// deleting again whatever appears late. Reports what could not be confirmed gone, and why.
 pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: &RunId, events: &mut dyn FnMut(Event)) -> CleanupReport {
     let selector = identity::run_selector(run_id);
+    let (made, replaced) = replace::selectors(&selector);
     let mut report = CleanupReport::default();
     let mut served: Vec<KindInfo> = Vec::new();
-    // One request per kind, all at once.
-    let deletes = join_all(kinds::CREATED_KINDS.iter().map(|kind| client.delete_collection(kind, namespace, &selector))).await;
-    report.requests += deletes.len() as u32;
+    let is_isvc = |kind: &KindInfo| kind.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind;
+    // One request per kind, all at once; InferenceServices the run applied over a deployment
+    // that was there before are listed to be restored, never deleted.
+    let deleting = join_all(kinds::CREATED_KINDS.iter().map(|kind| client.delete_collection(kind, namespace, if is_isvc(kind) { &made } else { &selector })));
+    let restorable = kinds::CREATED_KINDS.into_iter().filter(is_isvc).collect::<Vec<_>>();
+    let listing = join_all(restorable.iter().map(|kind| client.list_metadata(kind, namespace, &replaced)));
+    let (deletes, to_restore) = futures_util::future::join(deleting, listing).await;
+    report.requests += (deletes.len() + to_restore.len()) as u32;
+    for (kind, listed) in restorable.iter().zip(to_restore) {
+        for item in listed.map(|l| l.items).unwrap_or_default() {
+            report.requests += 1;
+            put_back(client, kind, namespace, &item, &mut report, events).await;
+        }
+    }
     for (kind, result) in kinds::CREATED_KINDS.into_iter().zip(deletes) {
         match result {
             Ok(names) => {
@@ -571,7 +601,12 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
         served.retain(|kind| left.iter().any(|(k, _)| k == kind) || waiting.iter().any(|(o, _)| o.kind == kind.kind));
         for (kind, item) in left {
             let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            let why = if item["metadata"]["deletionTimestamp"].is_string() {
+            let why = if replace::replaces(&item) {
+                // Applied over a deployment after the first round (its request was in flight).
+                report.requests += 1;
+                put_back(client, &kind, namespace, &item, &mut report, events).await;
+                "was applied over a deployment after the first round".into()
+            } else if item["metadata"]["deletionTimestamp"].is_string() {
                 let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
                 format!("terminating, waiting for {finalizers} finalizer(s) or its node")
             } else {
@@ -598,4 +633,17 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
         client.transport().sleep(POLL).await;
     }
     report
+}
+
+/// Restores an InferenceService a replacing run applied over (see [`replace::restore`]).
+async fn put_back<T: Transport>(client: &Client<T>, kind: &KindInfo, namespace: &str, item: &serde_json::Value, report: &mut CleanupReport, events: &mut dyn FnMut(Event)) {
+    let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    match replace::restore(client, kind, namespace, item).await {
+        Ok(true) => {
+            events(Event::Restored { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: put back as it was before the run replaced it".into() });
+            report.restored.push(ObjectRef { kind: kind.kind.into(), name });
+        }
+        Ok(false) => events(Event::Remains { kind: kind.kind.into(), name, why: "it was replaced by the run, but what it was before is not readable: left as it is".into() }),
+        Err(e) => events(Event::Remains { kind: kind.kind.into(), name, why: format!("could not be put back as it was before the run: {e}") }),
+    }
 }

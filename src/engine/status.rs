@@ -60,6 +60,11 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
             let state = latest.and_then(|c| c["type"].as_str()).unwrap_or("Pending").to_string();
             Progress { state, message: message(latest), outcome: None }
         }
+        "InferenceService" if is_stale(object) => Progress {
+            state: "Pending".into(),
+            message: "the serving operator has not taken up this version yet".into(),
+            outcome: None,
+        },
         "InferenceService" => {
             let ready = condition(object, "Ready");
             match ready.map(|c| (c["status"].as_str(), c["reason"].as_str().unwrap_or_default())) {
@@ -74,6 +79,14 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
         }
         _ => Progress { state: "Created".into(), message: String::new(), outcome: None },
     }
+}
+
+/// A status written for an older version of the object's spec (a replaced InferenceService is
+/// Ready with the version it had until its operator sees the new one).
+fn is_stale(object: &Value) -> bool {
+    let observed = object["status"]["observedGeneration"].as_i64();
+    let generation = object["metadata"]["generation"].as_i64();
+    matches!((observed, generation), (Some(observed), Some(generation)) if observed < generation)
 }
 
 /// Kinds whose status reaches an outcome a run waits for; while one has none, its run works.
@@ -137,5 +150,10 @@ mod tests {
         assert_eq!(progress("InferenceService", &waiting).outcome, None);
         let failed = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed"}]}});
         assert_eq!(progress("InferenceService", &failed).outcome, Some(Outcome::Failed));
+        // Replaced: still Ready with the version before, which its operator has not seen yet.
+        let replaced = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(progress("InferenceService", &replaced).outcome, None);
+        let seen = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(progress("InferenceService", &seen).outcome, Some(Outcome::Succeeded));
     }
 }
