@@ -1,5 +1,5 @@
-"""kaptain for JupyterLab: the prebuilt labextension, the `kube` proxy, the config handler and
-the S3 route."""
+"""kaptain for JupyterLab: the prebuilt labextension, and the server side's routes (handlers.py):
+the `kube` proxy, the config handler, the S3 route and the build-context route."""
 
 try:
     from ._version import __version__
@@ -20,4 +20,4 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(server_app):
     setup_handlers(server_app.web_app, server_app.log)
     base = server_app.base_url.rstrip("/")
-    server_app.log.info("kaptain: serving %s/kaptain/config and %s/kaptain/s3/", base, base)
+    server_app.log.info("kaptain: serving %s/kube/, %s/kaptain/config, /kaptain/s3/ and /kaptain/context", base, base)

@@ -1,6 +1,8 @@
 """handlers.server_config: what GET <base_url>/kaptain/config tells the frontend."""
 
-from kaptain_jupyterlab.handlers import server_config
+import socket
+
+from kaptain_jupyterlab.handlers import notebook_server, server_config
 from kaptain_jupyterlab.proxy import PROXY_NAME
 
 
@@ -20,6 +22,7 @@ def test_only_the_switches_and_the_namespace_leave_the_server(tmp_path):
         "namespace": "team-a",
         "namespaceFrom": "KAPTAIN_NAMESPACE",
         "proxyPath": PROXY_NAME,
+        "notebookServer": socket.gethostname(),
         "s3Endpoint": None,
     }
     assert "do-not-send" not in repr(config)
@@ -50,7 +53,8 @@ def test_blank_values_count_as_unset(tmp_path):
 def test_no_namespace_anywhere(tmp_path):
     config = server_config({}, tmp_path / "absent")
     assert config == {
-        "env": {}, "namespace": None, "namespaceFrom": None, "proxyPath": "kube", "s3Endpoint": None
+        "env": {}, "namespace": None, "namespaceFrom": None, "proxyPath": "kube",
+        "notebookServer": socket.gethostname(), "s3Endpoint": None,
     }
 
 
@@ -69,7 +73,7 @@ def test_the_s3_endpoint_is_told_normalized_and_nothing_else_of_s3(tmp_path):
     config = server_config(environ, tmp_path / "absent")
     assert config["s3Endpoint"] == "http://minio-service.kubeflow:9000"
     assert "do-not-send" not in repr(config)
-    assert set(config) == {"env", "namespace", "namespaceFrom", "proxyPath", "s3Endpoint"}
+    assert set(config) == {"env", "namespace", "namespaceFrom", "proxyPath", "notebookServer", "s3Endpoint"}
 
 
 def test_an_unusable_s3_endpoint_is_told_as_none(tmp_path):
@@ -78,3 +82,15 @@ def test_an_unusable_s3_endpoint_is_told_as_none(tmp_path):
         config = server_config({"KAPTAIN_S3_ENDPOINT": endpoint}, tmp_path / "absent")
         assert config["s3Endpoint"] is None
         assert "do-not-send" not in repr(config)
+
+
+def test_a_server_is_named_by_its_base_url_behind_a_hub_or_in_a_profile():
+    assert notebook_server("/user/alice/", {}) == "/user/alice/"
+    assert notebook_server("/notebook/team-a/mnist/", {}) == "/notebook/team-a/mnist/"
+    assert server_config({}, base_url="/user/bob/")["notebookServer"] == "/user/bob/"
+
+
+def test_a_server_at_the_root_is_named_by_its_host_unless_told():
+    assert notebook_server("/", {}, hostname="gpu-node-3") == "gpu-node-3"
+    assert notebook_server("/", {"KAPTAIN_NOTEBOOK_SERVER": "alice-lab"}, hostname="gpu-node-3") == "alice-lab"
+    assert notebook_server("/user/alice/", {"KAPTAIN_NOTEBOOK_SERVER": " "}) == "/user/alice/"

@@ -527,7 +527,7 @@ def test_config_tells_the_s3_endpoint(server):
     assert status == 200
     config = json.loads(data)
     assert config["s3Endpoint"] == server["endpoint"]
-    assert set(config) == {"env", "namespace", "namespaceFrom", "proxyPath", "s3Endpoint"}
+    assert set(config) == {"env", "namespace", "namespaceFrom", "proxyPath", "notebookServer", "s3Endpoint"}
 
 
 def test_an_unreachable_s3_is_a_502_that_names_the_endpoint(unreachable):
