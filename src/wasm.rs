@@ -267,6 +267,8 @@ export interface RunSummary {
   ended_seconds_ago: number | null;
   /** The label value of the notebook server that started it; null from the command line. */
   notebook_server: string | null;
+  /** Started by the notebook server `runs` was given as `notebookServer`. */
+  ours: boolean;
   /** The notebook path and cell id its objects were annotated with (first non-empty), if any. */
   notebook: string | null;
   cell_id: string | null;
@@ -510,6 +512,14 @@ struct CellSummary<'a> {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// The build package only: the largest build context `apply` accepts by default, in bytes (what
+/// a front end asks for files up to, before it has them).
+#[cfg(feature = "build-step")]
+#[wasm_bindgen(js_name = maxContextBytes)]
+pub fn max_context_bytes() -> f64 {
+    crate::context::DEFAULT_MAX_BYTES as f64
 }
 
 /// The build package only: the files, by path relative to the notebook's directory, that a
@@ -876,7 +886,8 @@ pub async fn runs(
 ) -> Result<JsValue, JsError> {
     let (js, client, namespace) = cluster(options, RUNS_KEYS)?;
     let whose = engine::runs::Whose::of(js.notebook_server.as_deref(), js.all_servers.unwrap_or(js.notebook_server.is_none()));
-    let runs = engine::runs::list_runs(&client, &namespace, &whose).await.map_err(failed)?;
+    let mut runs = engine::runs::list_runs(&client, &namespace, &whose).await.map_err(failed)?;
+    engine::runs::mark_ours(&mut runs, js.notebook_server.as_deref());
     to_js(&runs)
 }
 

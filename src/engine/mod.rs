@@ -548,23 +548,18 @@ impl<'a, T: Transport> Engine<'a, T> {
 /// deleting again whatever appears late. Reports what could not be confirmed gone, and why.
 pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: &RunId, events: &mut dyn FnMut(Event)) -> CleanupReport {
     let selector = identity::run_selector(run_id);
-    let (made, replaced) = replace::selectors(&selector);
+    // An InferenceService the run applied over a deployment that was there before is never
+    // deleted: the first round leaves it, the listing below finds it and puts it back.
+    let made = replace::made_by(&selector);
     let mut report = CleanupReport::default();
     let mut served: Vec<KindInfo> = Vec::new();
-    let is_isvc = |kind: &KindInfo| kind.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind;
-    // One request per kind, all at once; InferenceServices the run applied over a deployment
-    // that was there before are listed to be restored, never deleted.
-    let deleting = join_all(kinds::CREATED_KINDS.iter().map(|kind| client.delete_collection(kind, namespace, if is_isvc(kind) { &made } else { &selector })));
-    let restorable = kinds::CREATED_KINDS.into_iter().filter(is_isvc).collect::<Vec<_>>();
-    let listing = join_all(restorable.iter().map(|kind| client.list_metadata(kind, namespace, &replaced)));
-    let (deletes, to_restore) = futures_util::future::join(deleting, listing).await;
-    report.requests += (deletes.len() + to_restore.len()) as u32;
-    for (kind, listed) in restorable.iter().zip(to_restore) {
-        for item in listed.map(|l| l.items).unwrap_or_default() {
-            report.requests += 1;
-            put_back(client, kind, namespace, &item, &mut report, events).await;
-        }
-    }
+    // One request per kind, all at once.
+    let deletes = join_all(kinds::CREATED_KINDS.iter().map(|kind| {
+        let selector = if kind.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind { &made } else { &selector };
+        client.delete_collection(kind, namespace, selector)
+    }))
+    .await;
+    report.requests += deletes.len() as u32;
     for (kind, result) in kinds::CREATED_KINDS.into_iter().zip(deletes) {
         match result {
             Ok(names) => {
@@ -602,10 +597,9 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
         for (kind, item) in left {
             let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
             let why = if replace::replaces(&item) {
-                // Applied over a deployment after the first round (its request was in flight).
                 report.requests += 1;
                 put_back(client, &kind, namespace, &item, &mut report, events).await;
-                "was applied over a deployment after the first round".into()
+                "was applied over a deployment that is being put back".into()
             } else if item["metadata"]["deletionTimestamp"].is_string() {
                 let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
                 format!("terminating, waiting for {finalizers} finalizer(s) or its node")

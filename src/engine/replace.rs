@@ -29,7 +29,7 @@ pub(super) fn previous(found: &Value, model_id: &str, run_id: &str, namespace: &
     let annotations = &found["metadata"]["annotations"];
     // Resumed after a reload: this run applied over it already, and what it replaced is noted.
     if found["metadata"]["labels"][RUN_ID_LABEL] == run_id {
-        if let Some(noted) = annotations[REPLACED_ANNOTATION].as_str().and_then(|t| serde_json::from_str(t).ok()) {
+        if let Some(noted) = annotations[REPLACED_ANNOTATION].as_str().and_then(|t| serde_json::from_slice(t.as_bytes()).ok()) {
             return Ok(noted);
         }
     }
@@ -45,7 +45,7 @@ pub(super) fn previous(found: &Value, model_id: &str, run_id: &str, namespace: &
 /// The InferenceService to apply: the rendered one, noting what it replaces.
 pub(super) fn noting(object: &Value, previous: &Value) -> Value {
     let mut object = object.clone();
-    object["metadata"]["annotations"][REPLACED_ANNOTATION] = Value::String(previous.to_string());
+    object["metadata"]["annotations"][REPLACED_ANNOTATION] = Value::String(serde_json::to_string(previous).unwrap_or_default());
     object["metadata"]["labels"][REPLACING_LABEL] = Value::String("true".into());
     object
 }
@@ -55,16 +55,16 @@ pub fn replaces(item: &Value) -> bool {
     item["metadata"]["labels"][REPLACING_LABEL] == "true"
 }
 
-/// Label selectors of a run's InferenceServices: those it made (deleted by a cleanup) and those
-/// it applied over (restored).
-pub fn selectors(run_selector: &str) -> (String, String) {
-    (format!("{run_selector},!{REPLACING_LABEL}"), format!("{run_selector},{REPLACING_LABEL}=true"))
+/// The label selector of a run's InferenceServices that the run made (deleted by a cleanup),
+/// not those it applied over (put back).
+pub fn made_by(run_selector: &str) -> String {
+    format!("{run_selector},!{REPLACING_LABEL}")
 }
 
 /// Puts back what a replacing run applied over `item`, as its note says. Ok(false) when it
 /// notes nothing readable (it is then left as it is: never deleted).
 pub async fn restore<T: Transport>(client: &Client<T>, kind: &KindInfo, namespace: &str, item: &Value) -> Result<bool, KubeError> {
-    let Some(previous) = item["metadata"]["annotations"][REPLACED_ANNOTATION].as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()) else {
+    let Some(previous) = item["metadata"]["annotations"][REPLACED_ANNOTATION].as_str().and_then(|t| serde_json::from_slice::<Value>(t.as_bytes()).ok()) else {
         return Ok(false);
     };
     let name = item["metadata"]["name"].as_str().unwrap_or_default();

@@ -42,6 +42,8 @@ pub struct RunSummary {
     pub ended_seconds_ago: Option<i64>,
     /// The label value of the notebook server that started it; None from the command line.
     pub notebook_server: Option<String>,
+    /// Started by the notebook server the listing was asked for (see [`mark_ours`]).
+    pub ours: bool,
     /// Where the run's cell lives (its objects' annotations), when the front end said so: the
     /// panel groups runs by notebook and cell, and finds orphans with them.
     pub notebook: Option<String>,
@@ -148,6 +150,7 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str, whose:
                 age_seconds: 0,
                 ended_seconds_ago: None,
                 notebook_server: labels[NOTEBOOK_SERVER_LABEL].as_str().map(String::from),
+                ours: false,
                 notebook: None,
                 cell_id: None,
                 objects: Vec::new(),
@@ -175,6 +178,14 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str, whose:
     }
     runs.sort_by_key(|r| r.age_seconds);
     Ok(runs)
+}
+
+/// Marks the runs `server` (as it names itself) started, for a front end that lists everyone's.
+pub fn mark_ours(runs: &mut [RunSummary], server: Option<&str>) {
+    let ours = server.map(notebook_server_label);
+    for run in runs {
+        run.ours = ours.is_some() && run.notebook_server == ours;
+    }
 }
 
 /// What a sweep removes from an abandoned run: everything but a deployment, that is the
@@ -261,6 +272,7 @@ mod tests {
             age_seconds: age,
             ended_seconds_ago: Some(age),
             notebook_server: None,
+            ours: false,
             notebook: None,
             cell_id: None,
             objects: objects

@@ -42,13 +42,6 @@ impl RetryPolicy {
 const METADATA: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 const METADATA_LIST: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 
-fn accepting(accept: &'static str) -> impl Fn(http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
-    move |mut request| {
-        request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
-        request
-    }
-}
-
 /// A list: the items and the resourceVersion a watch can start from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectList {
@@ -76,6 +69,8 @@ struct Call<'a> {
     verb: &'static str,
     kind: &'a KindInfo,
     namespace: &'a str,
+    /// What to ask the answer as (METADATA, METADATA_LIST); None: the objects whole.
+    accept: Option<&'static str>,
 }
 
 /// API discovery (`GET /apis`): the one request in no namespace.
@@ -151,7 +146,10 @@ impl<T: Transport> Client<T> {
         call.check()?;
         let mut attempt = 0;
         loop {
-            let request = build().map_err(|e| request_error(call, e))?;
+            let mut request = build().map_err(|e| request_error(call, e))?;
+            if let Some(accept) = call.accept {
+                request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
+            }
             let error = match self.transport.send(request).await {
                 Ok(r) if (200..300).contains(&r.status) => return Ok(r.body),
                 Ok(r) => call.api_error(r.status, r.retry_after.as_deref(), &r.body),
@@ -173,19 +171,19 @@ impl<T: Transport> Client<T> {
     /// Creates an object; `dry_run` asks the server to validate it without storing it. Answers
     /// with the created object's metadata (a created Secret's data does not come back).
     pub async fn create(&self, kind: &KindInfo, namespace: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
-        let call = Call { verb: "create", kind, namespace };
+        let call = Call { verb: "create", kind, namespace, accept: Some(METADATA) };
         let body = serde_json::to_vec(object).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })?;
         let params = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
-        let body = self.call(&call, || Self::request(kind, namespace).create(&params, body.clone()).map(accepting(METADATA))).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).create(&params, body.clone())).await?;
         decode(&call, &body)
     }
 
     /// Server-side apply: creates the object or updates the fields kaptain owns. Answers with
     /// the object's metadata.
     pub async fn apply(&self, kind: &KindInfo, namespace: &str, name: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
-        let call = Call { verb: "patch", kind, namespace };
+        let call = Call { verb: "patch", kind, namespace, accept: Some(METADATA) };
         let params = PatchParams { dry_run, force: true, field_manager: Some(FIELD_MANAGER.into()), field_validation: None };
-        let body = self.call(&call, || Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object)).map(accepting(METADATA))).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object))).await?;
         decode(&call, &body)
     }
 
@@ -200,15 +198,8 @@ impl<T: Transport> Client<T> {
     }
 
     async fn get_as(&self, kind: &KindInfo, namespace: &str, name: &str, accept: Option<&'static str>) -> Result<Option<Value>, KubeError> {
-        let call = Call { verb: "get", kind, namespace };
-        let build = || {
-            let request = Self::request(kind, namespace).get(name, &GetParams::default())?;
-            Ok(match accept {
-                Some(accept) => accepting(accept)(request),
-                None => request,
-            })
-        };
-        match self.call(&call, build).await {
+        let call = Call { verb: "get", kind, namespace, accept };
+        match self.call(&call, || Self::request(kind, namespace).get(name, &GetParams::default())).await {
             Ok(body) => decode(&call, &body).map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -226,16 +217,9 @@ impl<T: Transport> Client<T> {
     }
 
     async fn list_as(&self, kind: &KindInfo, namespace: &str, label_selector: &str, accept: Option<&'static str>) -> Result<ObjectList, KubeError> {
-        let call = Call { verb: "list", kind, namespace };
+        let call = Call { verb: "list", kind, namespace, accept };
         let params = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let build = || {
-            let request = Self::request(kind, namespace).list(&params)?;
-            Ok(match accept {
-                Some(accept) => accepting(accept)(request),
-                None => request,
-            })
-        };
-        let body = self.call(&call, build).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).list(&params)).await?;
         let mut list = decode(&call, &body)?;
         Ok(ObjectList {
             resource_version: list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
@@ -248,9 +232,9 @@ impl<T: Transport> Client<T> {
 
     /// Deletes one object; Ok(false) when it was already gone.
     pub async fn delete(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<bool, KubeError> {
-        let call = Call { verb: "delete", kind, namespace };
+        let call = Call { verb: "delete", kind, namespace, accept: Some(METADATA) };
         let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-        match self.call(&call, || Self::request(kind, namespace).delete(name, &params).map(bodiless).map(accepting(METADATA))).await {
+        match self.call(&call, || Self::request(kind, namespace).delete(name, &params).map(bodiless)).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -262,10 +246,10 @@ impl<T: Transport> Client<T> {
     /// Returns the names of the objects the request deleted (the answer carries their metadata
     /// only).
     pub async fn delete_collection(&self, kind: &KindInfo, namespace: &str, label_selector: &str) -> Result<Vec<String>, KubeError> {
-        let call = Call { verb: "deletecollection", kind, namespace };
+        let call = Call { verb: "deletecollection", kind, namespace, accept: Some(METADATA_LIST) };
         let delete = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
         let list = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless).map(accepting(METADATA_LIST))).await?;
+        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless)).await?;
         let deleted = decode(&call, &body)?;
         Ok(deleted["items"]
             .as_array()
@@ -284,7 +268,7 @@ impl<T: Transport> Client<T> {
         resource_version: &str,
         timeout_seconds: u32,
     ) -> Result<impl Stream<Item = Result<WatchEvent, KubeError>> + use<T>, KubeError> {
-        let call = Call { verb: "watch", kind, namespace };
+        let call = Call { verb: "watch", kind, namespace, accept: None };
         call.check()?;
         let params = WatchParams {
             label_selector: label_selector.map(Into::into),
@@ -304,7 +288,7 @@ impl<T: Transport> Client<T> {
     /// cannot be reached (or that has not started) answers with an error worth showing, not
     /// one worth waiting for.
     pub async fn logs(&self, namespace: &str, pod: &str, container: &str, tail_lines: i64) -> Result<String, KubeError> {
-        let call = Call { verb: "get log of", kind: &crate::kinds::POD, namespace };
+        let call = Call { verb: "get log of", kind: &crate::kinds::POD, namespace, accept: None };
         let request = log_request(&call, pod, container, &format!("tailLines={tail_lines}"))?;
         match self.transport.send(request).await? {
             r if (200..300).contains(&r.status) => Ok(String::from_utf8_lossy(&r.body).into_owned()),
@@ -315,14 +299,14 @@ impl<T: Transport> Client<T> {
     /// A container's log from its start, streamed as it is written (`follow=true`) until the
     /// container ends. Err(response) when the server refuses (the container has not started).
     pub async fn follow_logs(&self, namespace: &str, pod: &str, container: &str) -> Result<Result<ByteStream, Response>, KubeError> {
-        let call = Call { verb: "follow log of", kind: &crate::kinds::POD, namespace };
+        let call = Call { verb: "follow log of", kind: &crate::kinds::POD, namespace, accept: None };
         let request = log_request(&call, pod, container, "follow=true")?;
         self.transport.stream(request).await
     }
 
     /// Which InferenceService APIs the cluster serves, from API discovery.
     pub async fn serving_apis(&self) -> Result<Vec<crate::spec::ServingApi>, KubeError> {
-        let call = Call { verb: "get", kind: &DISCOVERY, namespace: "" };
+        let call = Call { verb: "get", kind: &DISCOVERY, namespace: "", accept: None };
         let body = self
             .call(&call, || {
                 http::Request::get("/apis").body(Vec::new()).map_err(kube_core::request::Error::BuildRequest)
