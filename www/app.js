@@ -478,6 +478,7 @@ function onEvent(event) {
     // Why: the lifecycle columns say it; an interruption says so.
     case "deleted": state.statuses.set(id, { state: "deleted", detail: event.reason.startsWith("run interrupted") ? "run interrupted" : "", tone: "delete" }); break;
     case "kept": state.statuses.set(id, { state: "kept", tone: "keep" }); break;
+    case "restored": state.statuses.set(id, { state: "restored", detail: event.reason, tone: "keep" }); break;
     case "remains": state.statuses.set(id, { state: "not deleted", detail: event.why, tone: "bad" }); break;
   }
   drawTable();

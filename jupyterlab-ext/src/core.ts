@@ -16,8 +16,35 @@ export interface ServerConfig {
   namespace: string | null;
   namespaceFrom: string | null;
   proxyPath: string;
+  /** Which notebook server this is (its base URL, or its host's name at /): runs carry it. */
+  notebookServer: string;
   /** The S3 endpoint the server's kaptain/s3 route forwards to, if it has one. */
   s3Endpoint?: string | null;
+}
+
+/** The media type of `<base_url>/kaptain/context`'s answer (kaptain_jupyterlab/context.py). */
+export const CONTEXT_FILES_TYPE = 'application/vnd.kaptain.context-files';
+
+/**
+ * The files of a `/kaptain/context` answer: a 4-byte big-endian length, that many bytes of
+ * JSON `{files: [{path, size}], missing}`, then the files' bytes in that order.
+ */
+export function contextFiles(answer: ArrayBuffer): Record<string, Uint8Array> {
+  const view = new DataView(answer);
+  const length = view.getUint32(0);
+  const manifest = JSON.parse(new TextDecoder().decode(new Uint8Array(answer, 4, length))) as {
+    files: { path: string; size: number }[];
+  };
+  const files: Record<string, Uint8Array> = {};
+  let offset = 4 + length;
+  for (const { path, size } of manifest.files) {
+    files[path] = new Uint8Array(answer, offset, size);
+    offset += size;
+  }
+  if (offset !== answer.byteLength) {
+    throw new Error(`the server's answer holds ${answer.byteLength - offset} bytes more than its files`);
+  }
+  return files;
 }
 
 /** The user's settings (schema/plugin.json). */
@@ -125,24 +152,25 @@ export class KaptainCore implements IKaptainCore {
     return { route: URLExt.join(base, 'kaptain', 's3'), endpoint: server.s3Endpoint };
   }
 
-  async readFiles(notebook: string, paths: string[]): Promise<Record<string, Uint8Array>> {
-    const dir = PathExt.dirname(notebook);
-    const files: Record<string, Uint8Array> = {};
-    await Promise.all(
-      paths.map(async path => {
-        const url = URLExt.join(this._serverSettings.baseUrl, 'api', 'contents', URLExt.encodeParts(URLExt.join(dir, path)));
-        const response = await ServerConnection.makeRequest(`${url}?type=file&format=base64&content=1`, {}, this._serverSettings);
-        if (response.status === 404) {
-          return;
-        }
-        if (!response.ok) {
-          throw new Error(`${path}: the Jupyter server could not read it (${response.status})`);
-        }
-        const model = (await response.json()) as { content: string };
-        files[path] = Uint8Array.from(atob(model.content.replace(/\s/g, '')), c => c.charCodeAt(0));
-      })
+  async readFiles(notebook: string, paths: string[], maxBytes: number): Promise<Record<string, Uint8Array>> {
+    // The server's own route, not the Contents API: it keeps to the server's root (no link out
+    // of it is followed) and refuses a context over the limit before it reads a byte.
+    const url = URLExt.join(this._serverSettings.baseUrl, 'kaptain', 'context');
+    const response = await ServerConnection.makeRequest(
+      url,
+      { method: 'POST', body: JSON.stringify({ dir: PathExt.dirname(notebook), paths, maxBytes }) },
+      this._serverSettings
     );
-    return files;
+    if (!response.ok) {
+      const refused = (await response.json().catch(() => ({}))) as { message?: string; fix?: string };
+      const what = refused.message ?? `the Jupyter server could not read the model's files (${response.status})`;
+      throw new Error(refused.fix ? `${what}; ${refused.fix}` : what);
+    }
+    return contextFiles(await response.arrayBuffer());
+  }
+
+  async notebookServer(): Promise<string> {
+    return (await this.serverConfig()).notebookServer;
   }
 
   async cluster(): Promise<ClusterOptions & { namespace?: string }> {

@@ -8,6 +8,23 @@ import type { ObjectRef, Outcome } from 'kaptain-wasm';
 import type { RunObjectView, RunRecord, RunState } from './tokens';
 
 export const LEDGER_KEY = 'kaptain:runs:v1';
+
+/**
+ * What tells this notebook server's browser state (ledger, run locks, tab channel) from that of
+ * other servers on the same origin: its base URL, as the page has it (`/user/alice/`,
+ * `/notebook/team-a/mnist/`). Browser storage, locks and channels are per origin, and a hub or
+ * a Kubeflow profile serves several servers from one origin.
+ */
+export function serverScope(baseUrl: string): string {
+  try {
+    return new URL(baseUrl, 'http://origin.invalid').pathname;
+  } catch {
+    return baseUrl;
+  }
+}
+
+/** The ledger's storage key for a server (see serverScope). */
+export const ledgerKey = (server: string): string => `${LEDGER_KEY}:${server}`;
 /** Ended runs kept in the ledger (live runs are always kept). */
 export const MAX_ENDED = 50;
 /** Longest cell text the ledger keeps (a cell is short; this bounds a pasted blob). */
@@ -50,7 +67,7 @@ function object(value: unknown): RunObjectView {
     message: str(v.message)
   };
   const fate = v.fate as Record<string, unknown> | undefined;
-  if (fate && (fate.action === 'delete' || fate.action === 'keep' || fate.action === 'remains')) {
+  if (fate && (fate.action === 'delete' || fate.action === 'keep' || fate.action === 'restore' || fate.action === 'remains')) {
     out.fate = { action: fate.action, reason: str(fate.reason) };
   }
   return out;
@@ -122,7 +139,7 @@ export function bound(records: RunRecord[], maxEnded = MAX_ENDED): RunRecord[] {
 export class Ledger {
   constructor(
     private storage: Storage | null = typeof localStorage !== 'undefined' ? localStorage : null,
-    readonly key = LEDGER_KEY,
+    readonly key = ledgerKey('/'),
     readonly maxEnded = MAX_ENDED
   ) {}
 

@@ -1,6 +1,7 @@
 // Which tab follows a run. The tabs of one browser share the ledger (localStorage), so each of
 // them sees every run; exactly one follows a live run (apply, logs, its cleanup on interrupt):
-// the one that holds the run's Web Lock, `kaptain-run:<runId>`, for as long as it follows it.
+// the one that holds the run's Web Lock, `kaptain-run:<server>:<runId>`, for as long as it
+// follows it (`<server>`: see ledger.ts's serverScope; other servers on the origin have their own).
 // The browser releases a tab's locks when the tab goes away (closed, reloaded, crashed), so
 // another tab, or the page after the reload, can take the lock and follow the run again.
 //
@@ -30,18 +31,21 @@ export interface RunLocks {
   acquire(runId: string, wait: boolean): Promise<RunLease | null>;
 }
 
-export const lockName = (runId: string): string => `kaptain-run:${runId}`;
+export const lockName = (runId: string, server = '/'): string => `kaptain-run:${server}:${runId}`;
 
-/** RunLocks over a LockManager. */
+/** RunLocks over a LockManager, for one notebook server's runs. */
 export class ManagedRunLocks implements RunLocks {
-  constructor(private manager: LockManagerLike) {}
+  constructor(
+    private manager: LockManagerLike,
+    private server = '/'
+  ) {}
 
   acquire(runId: string, wait: boolean): Promise<RunLease | null> {
     return new Promise<RunLease | null>((resolve, reject) => {
       let release!: () => void;
       const held = new Promise<void>(r => (release = r));
       this.manager
-        .request(lockName(runId), wait ? { mode: 'exclusive' } : { mode: 'exclusive', ifAvailable: true }, lock => {
+        .request(lockName(runId, this.server), wait ? { mode: 'exclusive' } : { mode: 'exclusive', ifAvailable: true }, lock => {
           if (!lock) {
             resolve(null);
             return undefined;
@@ -109,14 +113,14 @@ export class PageLockManager implements LockManagerLike {
 }
 
 /** The browser's Web Locks, or the page's own where it has none (see PageLockManager). */
-export function browserRunLocks(): RunLocks {
+export function browserRunLocks(server = '/'): RunLocks {
   const manager = typeof navigator !== 'undefined' ? (navigator as { locks?: LockManagerLike }).locks : undefined;
   if (!manager) {
     console.warn(
       'kaptain: this page has no Web Locks (not a secure context?): tabs on the same runs do not coordinate'
     );
   }
-  return new ManagedRunLocks(manager ?? new PageLockManager());
+  return new ManagedRunLocks(manager ?? new PageLockManager(), server);
 }
 
 /** What one tab tells the others. */
@@ -141,8 +145,11 @@ export const NO_CHANNEL: TabChannel = {
 
 export const CHANNEL_NAME = 'kaptain-runs';
 
+/** The channel of one notebook server's tabs (see ledger.ts's serverScope). */
+export const channelName = (server: string): string => `${CHANNEL_NAME}:${server}`;
+
 /** TabChannel over a BroadcastChannel (every same-origin tab of the browser), or none. */
-export function browserTabChannel(name = CHANNEL_NAME): TabChannel {
+export function browserTabChannel(name = channelName('/')): TabChannel {
   if (typeof BroadcastChannel === 'undefined') {
     return NO_CHANNEL;
   }

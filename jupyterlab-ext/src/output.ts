@@ -7,7 +7,7 @@
 // DOM contract (the Playwright tests rely on it):
 //   .kaptain-run[data-run-id][data-state]            root; data-state is a RunState
 //   .kaptain-phase[data-phase][data-outcome]         succeeded|failed|interrupted|running|pending|skipped
-//   .kaptain-object[data-kind][data-name][data-state][data-fate]   data-fate once decided: delete|keep|remains
+//   .kaptain-object[data-kind][data-name][data-state][data-fate]   data-fate once decided: delete|keep|restore|remains
 //   .kaptain-error                                   the core's message (run error or invalid cell)
 //   .kaptain-cleanup                                 "Interrupted: deleted N objects in X.X s" + list
 //   .kaptain-logs                                    pod log tails
@@ -65,7 +65,7 @@ export const STATE_LABELS: Record<RunState, string> = {
   error: 'Error'
 };
 
-const FATE_LABELS = { delete: 'Deleted', keep: 'Kept', remains: 'Remains' } as const;
+const FATE_LABELS = { delete: 'Deleted', keep: 'Kept', restore: 'Restored', remains: 'Remains' } as const;
 
 /** "kaptain train · dev/mnist · run r7k2m9q · Running" */
 export function summaryText(record: RunRecord): string {

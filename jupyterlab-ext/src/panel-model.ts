@@ -29,6 +29,10 @@ export interface PanelRun {
   objects: PanelObject[];
   /** Found in the cluster by label. */
   inCluster: boolean;
+  /** Started by this notebook server (the panel shows others' only when asked for all). */
+  ours: boolean;
+  /** The label value of the notebook server that started it; null: not a notebook server. */
+  server: string | null;
   /** Started in this browser (its ledger has a record of it). */
   local: boolean;
   /** This browser is following it now (starting, running or cleaning). */
@@ -87,6 +91,8 @@ export function mergeRuns(
       ageSeconds: Math.max(0, run.age_seconds),
       objects,
       inCluster: true,
+      ours: run.ours,
+      server: run.notebook_server,
       local: !!record,
       live,
       message: record?.message
@@ -106,6 +112,8 @@ export function mergeRuns(
       ageSeconds: Math.max(0, Math.round((nowMillis - record.startedAt) / 1000)),
       objects: record.objects.map(o => ({ kind: o.kind, name: o.name, state: o.state, inCluster: false })),
       inCluster: false,
+      ours: true,
+      server: null,
       local: true,
       live: true,
       message: record.message
@@ -195,7 +203,8 @@ export interface OrphanReport {
 
 /**
  * Runs whose notebook no longer exists, or whose cell is no longer in it. Runs without a
- * notebook (started elsewhere) are never orphans; a run without a cell id is one only when its
+ * notebook (started elsewhere) are never orphans, nor are runs of another notebook server (its
+ * notebooks are not this server's to look up); a run without a cell id is one only when its
  * notebook is gone; a notebook whose cells carry no ids at all cannot tell, so its runs are
  * kept. Runs this browser is following are never orphans. Each notebook is looked up once.
  */
@@ -204,7 +213,7 @@ export async function findOrphans(runs: readonly PanelRun[], lookup: NotebookLoo
   const orphans: Orphan[] = [];
   const errors = new Map<string, string>();
   for (const run of runs) {
-    if (!run.notebook || run.live) {
+    if (!run.notebook || run.live || !run.ours) {
       continue;
     }
     const path = run.notebook;

@@ -22,7 +22,7 @@ import { codeIcon, deleteIcon, LabIcon, refreshIcon } from '@jupyterlab/ui-compo
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import type { InspectableKind, RevisionInfo, RunSummary, SweptRun } from 'kaptain-wasm';
+import type { InspectableKind, RevisionInfo, RunSummary, SweptRun, WhoseOptions } from 'kaptain-wasm';
 import {
   errorMessage,
   findOrphans,
@@ -38,6 +38,9 @@ import {
   PanelRun
 } from './panel-model';
 import { ClusterOptions, IKaptainCore, IKaptainRuns, RunRecord } from './tokens';
+
+/** What the panel's calls take: the cluster, and whose runs (this server's, or all). */
+type PanelClusterOptions = ClusterOptions & { namespace: string };
 
 export const PANEL_ID = 'kaptain-runs-panel';
 const POLL_MILLIS = 5000;
@@ -188,7 +191,7 @@ export class RunsPanel extends Widget {
   }
 
   private async fetchOnce(): Promise<void> {
-    let cluster: ClusterOptions;
+    let cluster: PanelClusterOptions;
     try {
       cluster = await this.clusterOptions();
     } catch (error) {
@@ -198,7 +201,7 @@ export class RunsPanel extends Widget {
     }
     try {
       const wasm = await this._core.wasm();
-      const runs = await wasm.runs(cluster);
+      const runs = await wasm.runs({ ...cluster, ...(await this.whose()) });
       this._cluster = runs;
       this._loaded = true;
       this.clearError('list');
@@ -228,7 +231,7 @@ export class RunsPanel extends Widget {
     this.render();
   }
 
-  private async clusterOptions(): Promise<ClusterOptions> {
+  private async clusterOptions(): Promise<PanelClusterOptions> {
     const cluster = await this._core.cluster();
     const namespace = cluster.namespace || 'default';
     if (namespace !== this._namespace) {
@@ -236,6 +239,11 @@ export class RunsPanel extends Widget {
       this._namespaceNode.textContent = namespace;
     }
     return { ...cluster, namespace };
+  }
+
+  /** Whose runs the panel lists and sweeps: this server's, or every server's when asked. */
+  private async whose(): Promise<WhoseOptions> {
+    return { notebookServer: await this._core.notebookServer(), allServers: this._allServersInput.checked };
   }
 
   /** The runs as shown: the cluster's, merged with this browser's records. */
@@ -258,9 +266,20 @@ export class RunsPanel extends Widget {
     this._namespaceNode = document.createElement('code');
     this._namespaceNode.textContent = '…';
     ns.appendChild(this._namespaceNode);
+    // Other notebook servers share the namespace (a Kubeflow profile, a hub's users): their runs
+    // are theirs, shown and swept here only when asked for.
+    const whose = document.createElement('label');
+    whose.className = 'kaptain-panel-whose';
+    whose.title = "Show (and sweep) the runs every notebook server in this namespace started, not only this server's";
+    this._allServersInput = document.createElement('input');
+    this._allServersInput.type = 'checkbox';
+    this._allServersInput.name = 'all-servers';
+    this._allServersInput.addEventListener('change', () => void this.refresh());
+    whose.append(this._allServersInput, ' all notebook servers');
+    ns.appendChild(whose);
 
     const sweep = div('kaptain-panel-sweep');
-    sweep.appendChild(div('kaptain-panel-sweep-label', 'Sweep orphaned runs and runs older than'));
+    sweep.appendChild(div('kaptain-panel-sweep-label', 'Sweep orphaned runs and runs that ended more than'));
     const controls = div('kaptain-panel-sweep-controls');
     this._hoursInput = document.createElement('input');
     this._hoursInput.type = 'number';
@@ -268,13 +287,13 @@ export class RunsPanel extends Widget {
     this._hoursInput.min = '0';
     this._hoursInput.step = 'any';
     this._hoursInput.value = '24';
-    this._hoursInput.title = 'Hours since the newest object of a run was created';
-    this._hoursInput.setAttribute('aria-label', 'Sweep runs older than (hours)');
+    this._hoursInput.title = 'Hours since a run ended (a run whose job still works is never swept by age)';
+    this._hoursInput.setAttribute('aria-label', 'Sweep runs that ended more than (hours ago)');
     const sweepButton = button(
       'sweep',
       'Sweep…',
       'Delete what runs left behind (never a deployment): runs whose notebook or cell is gone, ' +
-        'and runs older than the age given. Shows what it will delete first.'
+        'and runs that ended longer ago than the hours given (never one whose job still works). Shows what it will delete first.'
     );
     sweepButton.addEventListener('click', () => void this.sweep(sweepButton));
     controls.append(this._hoursInput, span('kaptain-panel-unit', 'hours'), sweepButton);
@@ -315,7 +334,7 @@ export class RunsPanel extends Widget {
     if (runs.length === 0) {
       const empty = div('kaptain-panel-empty');
       const lead = document.createElement('p');
-      lead.append('No kaptain runs in namespace ');
+      lead.append(this._allServersInput.checked ? 'No kaptain runs in namespace ' : 'No kaptain runs of this notebook server in namespace ');
       lead.appendChild(code(this._namespace ?? 'default'));
       lead.append('.');
       const how = document.createElement('p');
@@ -397,7 +416,8 @@ export class RunsPanel extends Widget {
     const meta = div('kaptain-panel-run-meta');
     const text = span('kaptain-panel-run-meta-text');
     text.appendChild(span('kaptain-panel-status', run.status));
-    for (const part of [run.modelId && `model ${run.modelId}`, run.local ? 'this browser' : '', run.message]) {
+    const elsewhere = run.ours ? '' : run.server ? `server ${run.server}` : 'not from a notebook server';
+    for (const part of [run.modelId && `model ${run.modelId}`, run.local ? 'this browser' : '', elsewhere, run.message]) {
       if (part) {
         text.append(' · ', part);
       }
@@ -678,7 +698,7 @@ export class RunsPanel extends Widget {
 
   /**
    * Sweep: finds orphans (notebook or cell gone), asks the core what a sweep of them and of
-   * the runs older than the age given would delete (dry run), shows it, and on confirmation
+   * the runs that ended longer ago than the hours given would delete (dry run), shows it, and on confirmation
    * sweeps exactly the runs shown. Runs this browser is following are left out.
    */
   private async sweep(trigger: HTMLButtonElement): Promise<void> {
@@ -695,7 +715,8 @@ export class RunsPanel extends Widget {
     try {
       const cluster = await this.clusterOptions();
       const wasm = await this._core.wasm();
-      this._cluster = await wasm.runs(cluster);
+      const whose = await this.whose();
+      this._cluster = await wasm.runs({ ...cluster, ...whose });
       this._loaded = true;
       const runs = this.panelRuns();
       const report = await findOrphans(runs, this._lookup);
@@ -708,10 +729,10 @@ export class RunsPanel extends Widget {
       const reasons = new Map<string, string>(report.orphans.map((o: Orphan) => [o.runId, o.reason]));
       const live = new Set(runs.filter(r => r.live).map(r => r.runId));
       const plan = (
-        await wasm.sweep({ ...cluster, runIds: [...reasons.keys()], olderThanSeconds, dryRun: true })
+        await wasm.sweep({ ...cluster, ...whose, runIds: [...reasons.keys()], olderThanSeconds, dryRun: true })
       ).filter(s => !live.has(s.run_id) && s.deleted.length > 0);
       if (plan.length === 0) {
-        this.notice(key, `Nothing to sweep: no orphaned run, and none older than ${hours} h with objects to delete.`);
+        this.notice(key, `Nothing to sweep: no orphaned run, and none that ended more than ${hours} h ago with objects to delete.`);
         return;
       }
       const result = await showDialog({
@@ -724,6 +745,7 @@ export class RunsPanel extends Widget {
       }
       const swept = await wasm.sweep({
         ...cluster,
+        ...whose,
         // Exactly the runs shown (not the age again: a run that crossed it since, or one
         // this browser follows, was not confirmed).
         runIds: plan.map(s => s.run_id),
@@ -745,6 +767,7 @@ export class RunsPanel extends Widget {
   private _pollMillis: number;
   private _namespace: string | null = null;
   private _namespaceNode!: HTMLElement;
+  private _allServersInput!: HTMLInputElement;
   private _hoursInput!: HTMLInputElement;
   private _errorsNode: HTMLElement;
   private _noticesNode: HTMLElement;
@@ -837,7 +860,7 @@ function sweepPlanNode(plan: SweptRun[], reasons: Map<string, string>, hours: st
   for (const run of plan) {
     const item = div('kaptain-panel-sweep-run');
     item.dataset.runId = run.run_id;
-    const why = reasons.get(run.run_id) ?? `older than ${hours} h (${formatAge(run.age_seconds)})`;
+    const why = reasons.get(run.run_id) ?? `ended more than ${hours} h ago`;
     const head = document.createElement('div');
     head.appendChild(span('kaptain-panel-run-id', run.run_id));
     head.append(` — ${why}`);

@@ -13,10 +13,11 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { ApplyOptions, CellSummary, RunEvent, RunReport } from 'kaptain-wasm';
 import { installInterruptHooks } from './interrupts';
-import { isLive, Ledger, toStored } from './ledger';
+import { isLive, Ledger, ledgerKey, serverScope, toStored } from './ledger';
 import {
   browserRunLocks,
   browserTabChannel,
+  channelName,
   ManagedRunLocks,
   NO_CHANNEL,
   PageLockManager,
@@ -111,6 +112,9 @@ export function applyEvent(record: RunRecord, event: RunEvent): void {
       break;
     case 'kept':
       upsertObject(record, event.kind, event.name).fate = { action: 'keep', reason: event.reason };
+      break;
+    case 'restored':
+      upsertObject(record, event.kind, event.name).fate = { action: 'restore', reason: event.reason };
       break;
     case 'remains':
       upsertObject(record, event.kind, event.name).fate = { action: 'remains', reason: event.why };
@@ -613,6 +617,7 @@ export class RunsModel implements IKaptainRuns {
           runId: record.runId,
           notebook: record.notebook,
           cellId: record.cellId,
+          notebookServer: await this.core.notebookServer(),
           signal: controller.signal
         };
         if (resume) {
@@ -621,7 +626,7 @@ export class RunsModel implements IKaptainRuns {
         if (builds) {
           const build = wasm as KaptainBuildWasm;
           const paths = build.contextFiles(record.cell, { namespace: options.namespace, env, settings });
-          options.files = await this.core.readFiles(record.notebook, paths);
+          options.files = await this.core.readFiles(record.notebook, paths, build.maxContextBytes());
           options.filesLocation = `the notebook's directory /${PathExt.dirname(record.notebook)}`;
           options.s3 = await this.core.s3Route();
         }
@@ -771,8 +776,14 @@ export const runsPlugin: JupyterFrontEndPlugin<IKaptainRuns> = {
   provides: IKaptainRuns,
   activate: (app: JupyterFrontEnd, core: IKaptainCore, rendermime: IRenderMimeRegistry | null): IKaptainRuns => {
     // One tab follows a run: the browser's Web Locks say which, a BroadcastChannel carries
-    // interrupts to it (locks.ts).
-    const runs = new RunsModel(core, { locks: browserRunLocks(), channel: browserTabChannel() });
+    // interrupts to it (locks.ts). Ledger, locks and channel are this server's: other notebook
+    // servers on the same origin (a hub's users, a Kubeflow profile's notebooks) have their own.
+    const server = serverScope(app.serviceManager.serverSettings.baseUrl);
+    const runs = new RunsModel(core, {
+      ledger: new Ledger(undefined, ledgerKey(server)),
+      locks: browserRunLocks(server),
+      channel: browserTabChannel(channelName(server))
+    });
     if (rendermime) {
       for (const factory of createRendererFactories(runs)) {
         rendermime.addFactory(factory, 0);

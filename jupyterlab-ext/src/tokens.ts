@@ -38,8 +38,11 @@ export interface RunObjectView {
   /** The last state the core reported (e.g. "Running", "Succeeded"). */
   state: string;
   message: string;
-  /** Set when the run ended: delete or keep, and the rule that decided. */
-  fate?: { action: 'delete' | 'keep' | 'remains'; reason: string };
+  /**
+   * Set when the run ended: delete or keep, and the rule that decided; `restore`: an
+   * InferenceService a replacing deploy applied over, put back as it was.
+   */
+  fate?: { action: 'delete' | 'keep' | 'restore' | 'remains'; reason: string };
 }
 
 /**
@@ -82,10 +85,14 @@ export interface IKaptainCore {
   /** How the page reaches S3 (the server's kaptain/s3 route), when the server has an endpoint. */
   s3Route(): Promise<{ route: string; endpoint: string } | undefined>;
   /**
-   * The files at `paths` (relative to the directory of `notebook`) through the Contents API;
-   * a file that is not there is left out (the core then names the field that wants it).
+   * The files at `paths` (relative to the directory of `notebook`), read by the server's
+   * `/kaptain/context` route, which refuses what leads out of its root and, before reading, a
+   * total over `maxBytes`; a file that is not there is left out (the core then names the field
+   * that wants it).
    */
-  readFiles(notebook: string, paths: string[]): Promise<Record<string, Uint8Array>>;
+  readFiles(notebook: string, paths: string[], maxBytes: number): Promise<Record<string, Uint8Array>>;
+  /** Which notebook server this is, as it names itself: the runs it starts carry it. */
+  notebookServer(): Promise<string>;
   /** Where the cluster is (the server's `kube` proxy) and the namespace to work in. */
   cluster(): Promise<ClusterOptions & { namespace?: string }>;
   /** KAPTAIN_SDK_* switches: server environment overridden by the user's settings. */

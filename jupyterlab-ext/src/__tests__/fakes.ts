@@ -1,7 +1,7 @@
 // Test doubles shared by the specs: an in-memory Storage, a RunRecord, a fake wasm core, and
 // a browser whose tabs share the ledger, the run locks and a channel.
 import type { RunEvent, RunReport } from 'kaptain-wasm';
-import { Ledger } from '../ledger';
+import { Ledger, ledgerKey } from '../ledger';
 import { LockManagerLike, ManagedRunLocks, NO_CHANNEL, PageLockManager, RunLocks, TabChannel, TabMessage } from '../locks';
 import type { IKaptainCore, KaptainBuildWasm, KaptainWasm, RunRecord } from '../tokens';
 
@@ -71,6 +71,7 @@ export class FakeApply {
               { kind: 'TFJob', name: 'dev-mnist-r7k2m9q' },
               { kind: 'Secret', name: 'dev-mnist-r7k2m9q-registry' }
             ],
+            restored: [],
             remaining: [],
             requests: 7
           }
@@ -107,14 +108,16 @@ export function fakeCore(wasm: Partial<KaptainWasm>): IKaptainCore {
       }
       return ['trainer.py'];
     },
+    maxContextBytes: () => 100 * 1024 * 1024,
     ...wasm
   };
   return {
     wasm: async () => wasm as KaptainWasm,
     buildWasm: async () => build as unknown as KaptainBuildWasm,
     s3Route: async () => ({ route: '/kaptain/s3', endpoint: 'http://minio.test:9000' }),
-    readFiles: async (_notebook: string, paths: string[]) =>
+    readFiles: async (_notebook: string, paths: string[], _maxBytes: number) =>
       Object.fromEntries(paths.filter(p => p === 'trainer.py').map(p => [p, FAKE_TRAINER])),
+    notebookServer: async () => '/user/alice/',
     cluster: async () => ({ server: '/kube', namespace: 'kaptain-demo' }),
     env: async () => ({}),
     settings: async () => undefined
@@ -138,8 +141,9 @@ export class FakeBrowser {
   locks = new PageLockManager();
   tabs: FakeTab[] = [];
 
-  tab(options: { storageEvents?: boolean; channel?: boolean } = {}): FakeTab {
-    const tab = new FakeTab(this, options.storageEvents ?? true, options.channel ?? true);
+  /** A tab of the notebook server at `server` (its base URL; servers can share an origin). */
+  tab(options: { storageEvents?: boolean; channel?: boolean; server?: string } = {}): FakeTab {
+    const tab = new FakeTab(this, options.storageEvents ?? true, options.channel ?? true, options.server ?? '/');
     this.tabs.push(tab);
     return tab;
   }
@@ -169,7 +173,12 @@ export class FakeTab {
   private closing!: () => void;
   private closedPromise = new Promise<void>(resolve => (this.closing = resolve));
 
-  constructor(browser: FakeBrowser, storageEvents: boolean, channel: boolean) {
+  constructor(
+    browser: FakeBrowser,
+    storageEvents: boolean,
+    channel: boolean,
+    readonly server: string
+  ) {
     const tab = this;
     this.ledger = new (class extends Ledger {
       save(records: RunRecord[]): RunRecord[] {
@@ -184,7 +193,7 @@ export class FakeTab {
         tab.storageListeners.add(listener);
         return () => tab.storageListeners.delete(listener);
       }
-    })(browser.storage);
+    })(browser.storage, ledgerKey(server));
     // The browser lets go of every lock of a tab that closes.
     const manager: LockManagerLike = {
       request: (name, options, callback) =>
@@ -196,12 +205,13 @@ export class FakeTab {
           return lock ? (Promise.race([result, this.closedPromise]) as any) : result;
         })
     };
-    this.locks = new ManagedRunLocks(manager);
+    this.locks = new ManagedRunLocks(manager, server);
     this.channel = channel
       ? {
           post: message => {
             this.posted.push(message);
-            browser.deliver(tab, other => other.messageHandlers.forEach(handler => handler(message)));
+            // A BroadcastChannel reaches the tabs that opened one of the same name: this server's.
+            browser.deliver(tab, other => other.server === server && other.messageHandlers.forEach(handler => handler(message)));
           },
           listen: handler => {
             this.messageHandlers.add(handler);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { bound, isLive, Ledger, LEDGER_KEY, MAX_ENDED, toStored } from '../ledger';
+import { bound, isLive, Ledger, ledgerKey, MAX_ENDED, serverScope, toStored } from '../ledger';
 import { MemoryStorage, record } from './fakes';
+
+const LEDGER_KEY = ledgerKey('/');
 
 describe('ledger', () => {
   it('round-trips a record through the storage', () => {
@@ -73,5 +75,14 @@ describe('ledger', () => {
     storage.setItem(LEDGER_KEY, JSON.stringify([{ runId: 'x', state: 'bogus' }, { nope: 1 }, record()]));
     expect(new Ledger(storage).load().map(r => r.runId)).toEqual(['r7k2m9q']);
     expect(toStored(null)).toBeUndefined();
+  });
+
+  it("is one notebook server's: its base URL keys it", () => {
+    expect(serverScope('http://hub.example.org/user/alice/')).toBe('/user/alice/');
+    expect(serverScope('/notebook/team-a/mnist/')).toBe('/notebook/team-a/mnist/');
+    const storage = new MemoryStorage();
+    new Ledger(storage, ledgerKey('/user/alice/')).save([record()]);
+    expect(new Ledger(storage, ledgerKey('/user/bob/')).load()).toEqual([]);
+    expect(new Ledger(storage, ledgerKey('/user/alice/')).load()).toHaveLength(1);
   });
 });

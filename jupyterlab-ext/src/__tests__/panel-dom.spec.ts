@@ -14,9 +14,12 @@ function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
     step: 'train',
     status: 'Running',
     age_seconds: 200,
+    ended_seconds_ago: null,
+    notebook_server: 'user.alice',
+    ours: true,
     notebook: 'work/mnist.ipynb',
     cell_id: 'cell-a',
-    objects: [{ api_version: 'kubeflow.org/v1', kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 1 }],
+    objects: [{ api_version: 'kubeflow.org/v1', kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 1, finished: null, active: true }],
     ...extra
   };
 }
@@ -25,7 +28,7 @@ function fakes(cluster: () => Promise<RunSummary[]>, revisions: RevisionInfo[] =
   const wasm = {
     runs: jest.fn(cluster),
     revisions: jest.fn(async () => revisions),
-    cleanup: jest.fn(async () => ({ deleted: [], remaining: [], requests: 0 }))
+    cleanup: jest.fn(async () => ({ deleted: [], restored: [], remaining: [], requests: 0 }))
   };
   const core: IKaptainCore = {
     wasm: async () => wasm as unknown as KaptainWasm,
@@ -34,6 +37,7 @@ function fakes(cluster: () => Promise<RunSummary[]>, revisions: RevisionInfo[] =
     },
     s3Route: async () => undefined,
     readFiles: async () => ({}),
+    notebookServer: async () => '/user/alice/',
     cluster: async () => ({ server: '/kube', namespace: 'team' }),
     env: async () => ({}),
     settings: async () => undefined
@@ -127,7 +131,7 @@ describe('RunsPanel', () => {
     const panel = mount(core, runs);
     await panel.refresh();
     const empty = panel.node.querySelector('.kaptain-panel-empty')!;
-    expect(empty.textContent).toContain('No kaptain runs in namespace team');
+    expect(empty.textContent).toContain('No kaptain runs of this notebook server in namespace team');
     expect(empty.textContent).toContain('%%kaptain train');
   });
 

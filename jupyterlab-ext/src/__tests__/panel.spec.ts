@@ -25,11 +25,14 @@ function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
     step: 'train',
     status: 'Running',
     age_seconds: 60,
+    ended_seconds_ago: null,
+    notebook_server: 'user.alice',
+    ours: true,
     notebook: 'work/mnist.ipynb',
     cell_id: 'cell-a',
     objects: [
-      { api_version: 'batch/v1', kind: 'Job', name: `dev-mnist-${run_id}-build`, step: 'build', state: 'Succeeded', created: 1 },
-      { api_version: 'kubeflow.org/v1', kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 2 }
+      { api_version: 'batch/v1', kind: 'Job', name: `dev-mnist-${run_id}-build`, step: 'build', state: 'Succeeded', created: 1, finished: 1, active: false },
+      { api_version: 'kubeflow.org/v1', kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 2, finished: null, active: true }
     ],
     ...extra
   };
@@ -63,6 +66,8 @@ function panelRun(runId: string, extra: Partial<PanelRun> = {}): PanelRun {
     ageSeconds: 10,
     objects: [],
     inCluster: true,
+    ours: true,
+    server: 'user.alice',
     local: false,
     live: false,
     ...extra
@@ -208,12 +213,14 @@ describe('findOrphans', () => {
     expect(report.errors).toEqual([]);
   });
 
-  it('never calls runs without a notebook, runs followed here, or runs of id-less notebooks orphans', async () => {
+  it("never calls runs without a notebook, runs followed here, runs of id-less notebooks or another server's runs orphans", async () => {
     const report = await findOrphans(
       [
         panelRun('cli', { notebook: null, cellId: null }),
         panelRun('live', { notebook: 'gone.ipynb', live: true }),
-        panelRun('old-format', { notebook: 'old.ipynb', cellId: 'c7' })
+        panelRun('old-format', { notebook: 'old.ipynb', cellId: 'c7' }),
+        // Its notebook is on bob's server, not missing from this one.
+        panelRun('bobs', { notebook: 'gone.ipynb', ours: false, server: 'user.bob' })
       ],
       lookup
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
-import { Ledger, LEDGER_KEY } from '../ledger';
+import { Ledger, ledgerKey } from '../ledger';
 import { applyEvent, applyReport, RunsModel } from '../runs';
 import { fakeCore, FakeApply, flush, MemoryStorage, record, FAKE_TRAINER } from './fakes';
 
@@ -79,7 +79,7 @@ describe('RunsModel', () => {
     ]);
     fake.calls[0].onEvent!({ event: 'status', kind: 'TFJob', name: 'j', state: 'Running', message: '' });
     expect(runs.live().map(r => r.runId)).toEqual(['r7k2m9q']);
-    expect(JSON.parse(storage.getItem(LEDGER_KEY)!)[0].state).toBe('running');
+    expect(JSON.parse(storage.getItem(ledgerKey('/'))!)[0].state).toBe('running');
     fake.finish(0, { outcome: 'failed', message: 'TFJob failed' });
     const ended = await done;
     expect(ended.state).toBe('failed');
@@ -124,7 +124,7 @@ describe('RunsModel', () => {
     expect(run.objects[0].fate!.action).toBe('delete');
     runs.forget('r7k2m9q');
     expect(runs.get('r7k2m9q')).toBeUndefined();
-    expect(JSON.parse(storage.getItem(LEDGER_KEY)!)).toEqual([]);
+    expect(JSON.parse(storage.getItem(ledgerKey('/'))!)).toEqual([]);
   });
 });
 
@@ -135,7 +135,7 @@ describe('interrupted phase', () => {
       run,
       {
         run_id: 'r', outcome: 'interrupted', phase: 'train', message: 'interrupted', created: [{ kind: 'Job', name: 'b' }], plan: [],
-        cleanup: { deleted: [{ kind: 'Job', name: 'b' }], remaining: [], requests: 2 }
+        cleanup: { deleted: [{ kind: 'Job', name: 'b' }], restored: [], remaining: [], requests: 2 }
       },
       5_000,
       4_000

@@ -2,7 +2,7 @@
 // the run locks and a channel (FakeBrowser); exactly one tab follows a run.
 import { describe, expect, it, jest } from '@jest/globals';
 
-import { Ledger, LEDGER_KEY } from '../ledger';
+import { Ledger, ledgerKey } from '../ledger';
 import { lockName, ManagedRunLocks, PageLockManager } from '../locks';
 import { RunsModel } from '../runs';
 import { fakeCore, FakeApply, FakeBrowser, FakeTab, flush, record } from './fakes';
@@ -207,7 +207,41 @@ describe('runs in two tabs', () => {
     ]);
     expect(cleanup).toHaveBeenCalledTimes(1);
     expect(runs.get(RUN)!.state).toBe('interrupted');
-    expect(JSON.parse(browser.storage.getItem(LEDGER_KEY)!)[0].state).toBe('interrupted');
+    expect(JSON.parse(browser.storage.getItem(ledgerKey('/'))!)[0].state).toBe('interrupted');
+  });
+});
+
+describe('notebook servers on one origin', () => {
+  it("do not show, follow, interrupt or clean up each other's runs", async () => {
+    // A hub's users, or a Kubeflow profile's notebooks: one origin, so one localStorage, one
+    // lock manager and one BroadcastChannel namespace in the browser.
+    const browser = new FakeBrowser();
+    const alice = browser.tab({ server: '/user/alice/' });
+    const bob = browser.tab({ server: '/user/bob/' });
+    const fakeAlice = new FakeApply();
+    const fakeBob = new FakeApply();
+    const cleanupBob = jest.fn(cleanupReport);
+    const runsAlice = open(alice, { apply: fakeAlice.apply });
+    void runsAlice.resumeAll();
+    void runsAlice.start({ cell: '%%kaptain train', summary: summary(), notebook: NOTEBOOK, cellId: 'cell-1' });
+    await flush();
+    const runsBob = open(bob, { apply: fakeBob.apply, cleanup: cleanupBob });
+    await runsBob.resumeAll();
+    await flush(30);
+    expect(runsAlice.get(RUN)!.state).toBe('starting');
+    expect(runsBob.runs).toEqual([]);
+    // Bob has a notebook of the same path; interrupting its kernel is not alice's interrupt.
+    await runsBob.interrupt(NOTEBOOK, 'notebook:interrupt-kernel');
+    await flush(30);
+    expect(fakeAlice.aborts).toBe(0);
+    expect(cleanupBob).not.toHaveBeenCalled();
+    expect(fakeBob.calls).toHaveLength(0);
+    // Alice's tab going away does not hand her run to bob's tab.
+    alice.close();
+    await flush(50);
+    expect(fakeBob.calls).toHaveLength(0);
+    expect(new Ledger(browser.storage, ledgerKey('/user/bob/')).load()).toEqual([]);
+    expect(new Ledger(browser.storage, ledgerKey('/user/alice/')).load().map(r => r.runId)).toEqual([RUN]);
   });
 });
 
@@ -219,6 +253,8 @@ describe('run locks', () => {
     const first = await a.acquire(RUN, false);
     expect(first).not.toBeNull();
     expect(manager.held()).toEqual([lockName(RUN)]);
+    // Another server's run of the same id is another lock.
+    expect(await new ManagedRunLocks(manager, '/user/bob/').acquire(RUN, false)).not.toBeNull();
     expect(await b.acquire(RUN, false)).toBeNull();
     expect(await b.acquire('other', false)).not.toBeNull();
     let second: unknown;

@@ -1,4 +1,10 @@
-// What jsdom lacks and JupyterLab's packages touch at import time.
+// What jsdom lacks and JupyterLab's packages touch at import time (and TextEncoder, which
+// core.ts reads the server's framed answers with).
+if (typeof globalThis.TextEncoder === 'undefined') {
+  const { TextEncoder, TextDecoder } = require('util');
+  globalThis.TextEncoder = TextEncoder;
+  globalThis.TextDecoder = TextDecoder;
+}
 if (typeof window !== 'undefined') {
   window.matchMedia =
     window.matchMedia ||
