@@ -87,6 +87,15 @@ test("scripts/start serves JupyterLab and the demo page, runs the example, and C
     for (const expected of ["jupyter-lab", "ipykernel", "kubectl proxy", "kube-apiserver"]) {
       assert.ok(live.includes(expected), `no ${expected} among the processes of scripts/start:\n${live}`);
     }
+    // JupyterLab's way to the cluster is a unix socket, and no command line (which every account
+    // on the machine can read) carries the Jupyter token or the S3 keys.
+    assert.match(live, /kubectl proxy --unix-socket=/);
+    const token = new URL(labUrl).searchParams.get("token");
+    const s3 = Object.fromEntries(readFileSync(join(clusterData, "s3.env"), "utf8").trim().split("\n").map((l) => l.split("=")));
+    for (const [what, value] of [["the Jupyter token", token], ["the S3 access key", s3.KAPTAIN_S3_ACCESS_KEY_ID], ["the S3 secret key", s3.KAPTAIN_S3_SECRET_ACCESS_KEY]]) {
+      assert.ok(value && value.length >= 16, what);
+      assert.ok(!live.includes(value), `${what} is on a command line:\n${live}`);
+    }
   } finally {
     await browser?.close();
     start.kill("SIGINT");
