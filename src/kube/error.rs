@@ -93,14 +93,14 @@ pub struct ApiError {
     pub namespace: String,
 }
 
+/// The body as a JSON object, if it is one.
+fn json_object(body: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice::<serde_json::Value>(body).ok().filter(serde_json::Value::is_object)
+}
+
 /// True for a `kind: Status` body, which only the Kubernetes API server answers with.
 fn is_status(body: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Kind<'a> {
-        #[serde(borrow, default)]
-        kind: &'a str,
-    }
-    serde_json::from_slice::<Kind>(body).is_ok_and(|k| k.kind == "Status")
+    json_object(body).is_some_and(|v| v["kind"] == "Status")
 }
 
 #[derive(Deserialize)]
@@ -198,23 +198,6 @@ pub struct GatewayError {
     pub transient: bool,
 }
 
-/// The body kaptain-jupyterlab's kube route answers its own errors with (proxy.py).
-#[derive(Deserialize)]
-struct KubeProxyError {
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    fix: String,
-}
-
-/// Jupyter's own API errors.
-#[derive(Deserialize)]
-struct JupyterError {
-    message: String,
-}
-
 const JUPYTER_ADMIN: &str = "the Jupyter server's administrator";
 
 impl GatewayError {
@@ -229,16 +212,14 @@ impl GatewayError {
             what: what.into(),
             transient: matches!(code, 502..=504),
         };
-        #[derive(Deserialize)]
-        struct Kind<'a> {
-            #[serde(borrow, default)]
-            kind: &'a str,
-        }
-        if serde_json::from_slice::<Kind>(body).is_ok_and(|k| k.kind == "KubeProxyError") {
-            let error: KubeProxyError = serde_json::from_slice(body).unwrap_or(KubeProxyError { reason: String::new(), message: text.into(), fix: String::new() });
-            let mut refused = gateway("the Jupyter server's kube route", error.message, error.fix);
+        let json = json_object(body);
+        let field = |name: &str| json.as_ref().and_then(|v| v[name].as_str()).map(String::from);
+        // The body kaptain-jupyterlab's kube route answers its own errors with (proxy.py).
+        if json.as_ref().is_some_and(|v| v["kind"] == "KubeProxyError") {
+            let message = field("message").unwrap_or_else(|| text.into());
+            let mut refused = gateway("the Jupyter server's kube route", message, field("fix").unwrap_or_default());
             // Its own verdicts (no kubectl, no credentials, not logged in) do not pass by waiting.
-            refused.transient = error.reason == "KubeProxyFailed" && matches!(code, 502..=504 | 599);
+            refused.transient = field("reason").as_deref() == Some("KubeProxyFailed") && matches!(code, 502..=504 | 599);
             return refused;
         }
         if code == 403 && text == "Forbidden" {
@@ -264,8 +245,9 @@ impl GatewayError {
                 "reload the page and log in again".into(),
             );
         }
-        if let Ok(jupyter) = serde_json::from_slice::<JupyterError>(body) {
-            return gateway("the Jupyter server", jupyter.message, format!("{JUPYTER_ADMIN}: look at the server's log"));
+        // Jupyter's own API errors.
+        if let Some(message) = field("message") {
+            return gateway("the Jupyter server", message, format!("{JUPYTER_ADMIN}: look at the server's log"));
         }
         let said = if text.is_empty() { "no body".to_string() } else { format!("{:?}", text.chars().take(300).collect::<String>()) };
         gateway("something in front of the Kubernetes API", format!("it answered {code} with {said}"), format!("{JUPYTER_ADMIN}: look at what stands between the notebook server and the cluster"))
