@@ -230,6 +230,32 @@ describe("kaptain wasm package", () => {
     }
   });
 
+  test("a refusal on the way to the API is not reported as missing RBAC", async () => {
+    // What the browser met behind every hub and ingress: kubectl proxy's host filter, a plain
+    // "Forbidden"; and the kube route's own JSON when the server has no kubectl.
+    const answers = [
+      [403, "text/plain; charset=utf-8", "Forbidden\n"],
+      [502, "application/json", JSON.stringify({ kind: "KubeProxyError", code: 502, reason: "KubectlNotFound", message: "the Jupyter server has no kubectl", fix: "the Jupyter server's administrator: install kubectl" })],
+    ];
+    const server = http.createServer((request, response) => {
+      const [status, type, body] = answers[0];
+      response.writeHead(status, { "Content-Type": type });
+      response.end(body);
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${server.address().port}`;
+    try {
+      const filtered = await kaptain.runs({ server: url, namespace: "team-a" }).then(() => null, (e) => e.message);
+      assert.match(filtered, /^list [\w.]+ in "team-a": kubectl proxy answered 403, not the Kubernetes API: its filter refused the request/);
+      assert.doesNotMatch(filtered, /cluster admin|Role/);
+      answers.shift();
+      const missing = await kaptain.runs({ server: url, namespace: "team-a" }).then(() => null, (e) => e.message);
+      assert.match(missing, /the Jupyter server's kube route answered 502, not the Kubernetes API: the Jupyter server has no kubectl; the Jupyter server's administrator: install kubectl$/);
+    } finally {
+      server.close();
+    }
+  });
+
   const cli = process.env.KAPTAIN_CLI;
   test("render and plan match the native CLI", { skip: !cli && "set KAPTAIN_CLI to the native binary" }, () => {
     for (const name of Object.keys(cells)) {
