@@ -7,9 +7,15 @@ token, and the extension must authenticate its own requests (to /kaptain/config 
 The command line (port, token, root dir) wins over this file.
 """
 
+import os
+
 from jupyterlab.galata import configure_jupyter_server
 
 configure_jupyter_server(c)  # noqa: F821 (c is the config object Jupyter passes in)
+# The token comes in the environment, not on a command line every account on the machine can
+# read; galata's configuration empties it, so it is set again here.
+if os.environ.get("JUPYTER_TOKEN"):
+    c.IdentityProvider.token = os.environ["JUPYTER_TOKEN"]  # noqa: F821
 
 c.ServerApp.disable_check_xsrf = False  # noqa: F821
 c.ServerApp.open_browser = False  # noqa: F821

@@ -35,15 +35,16 @@ test.describe('server side', () => {
   });
 
   test('/kube/ proxies to the API server, and only with the token', async ({ api, playwright, baseURL }) => {
-    const response = await api.get(`kube/api/v1/namespaces/${NAMESPACE}`);
+    // As the namespace's ServiceAccount, with what deploy/rbac.yaml grants it.
+    const response = await api.get(`kube/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`);
     expect(response.status()).toBe(200);
-    expect((await response.json()).metadata.name).toBe(NAMESPACE);
+    expect((await response.json()).metadata.namespace).toBe(NAMESPACE);
     // Discovery, which the core uses to tell the serving API group.
     const groups = await (await api.get('kube/apis')).json();
     expect(groups.groups.map((g: any) => g.name)).toContain('serving.kubeflow.org');
 
     const anonymous = await playwright.request.newContext({ baseURL });
-    const refused = await anonymous.get(`kube/api/v1/namespaces/${NAMESPACE}`, { maxRedirects: 0 });
+    const refused = await anonymous.get(`kube/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`, { maxRedirects: 0 });
     expect([302, 401, 403]).toContain(refused.status());
     await anonymous.dispose();
   });
@@ -51,7 +52,7 @@ test.describe('server side', () => {
   test('a watch through /kube/ streams events while the connection stays open', async ({ baseURL }) => {
     const name = `kaptain-e2e-watch-${Date.now().toString(36)}`;
     const url = new URL(
-      `kube/api/v1/namespaces/${NAMESPACE}/configmaps?watch=true&timeoutSeconds=30&fieldSelector=metadata.name%3D${name}`,
+      `kube/apis/batch/v1/namespaces/${NAMESPACE}/jobs?watch=true&timeoutSeconds=30&fieldSelector=metadata.name%3D${name}`,
       baseURL!.replace(/\/?$/, '/')
     );
     // Node's http, not fetch: the body is read chunk by chunk as the proxy flushes it.
@@ -85,7 +86,7 @@ test.describe('server side', () => {
     });
     // The object appears after the watch started: its event can only come through a stream.
     await new Promise(resolve => setTimeout(resolve, 1_500));
-    kubectl(['create', 'configmap', name, '-n', NAMESPACE, '--from-literal=a=b']);
+    kubectl(['create', 'job', name, '-n', NAMESPACE, '--image=busybox', '--', 'true']);
     try {
       const { status, event } = await Promise.race([
         firstEvent,
@@ -97,7 +98,7 @@ test.describe('server side', () => {
       expect(event.type).toBe('ADDED');
       expect(event.object.metadata.name).toBe(name);
     } finally {
-      kubectl(['delete', 'configmap', name, '-n', NAMESPACE, '--wait=false']);
+      kubectl(['delete', 'job', name, '-n', NAMESPACE, '--wait=false']);
     }
   });
 });

@@ -23,9 +23,10 @@ type Route = (page: IJupyterLabPageFixture, api: APIRequestContext) => Promise<v
 
 const ROUTES: { name: string; delay: number; liveKind: string; interrupt: Route; states: RegExp }[] = [
   {
-    // The TFJob is live when the interrupt comes (build 3 s, then the TFJob 3 s).
+    // The TFJob is live when the interrupt comes (build 10 s, then the TFJob 10 s: room for a
+    // slow page to click).
     name: '(b) the toolbar stop button',
-    delay: 3,
+    delay: 10,
     liveKind: 'TFJob',
     interrupt: async page => {
       expect(await page.notebook.clickToolbarItem('interrupt')).toBeTruthy();

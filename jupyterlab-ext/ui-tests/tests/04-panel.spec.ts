@@ -110,8 +110,13 @@ test('(e) sweep from the panel deletes the orphans, not the runs still followed'
   const panel = await openPanel(page);
   await panel.locator('[data-action="refresh"]').first().click();
   await expect(panel.locator(`.kaptain-panel-run[data-run-id="${train}"]`)).toBeVisible({ timeout: 30_000 });
+  // The CLI's run is no notebook server's: shown when the user asks for every server's runs.
+  await expect(panel.locator(`.kaptain-panel-run[data-run-id="${kept}"]`)).toHaveCount(0);
+  await panel.locator('input[name="all-servers"]').check();
   await expect(panel.locator(`.kaptain-panel-run[data-run-id="${kept}"]`)).toBeVisible();
+  await expect(panel.locator(`.kaptain-panel-run[data-run-id="${kept}"]`)).toContainText('not from a notebook server');
   await screenshot(panel, 'panel-before-sweep');
+  await panel.locator('input[name="all-servers"]').uncheck();
 
   // Older than 1000 hours: no run here is; only the orphans qualify.
   await panel.locator('input[name="sweep-older-than-hours"]').fill('1000');
