@@ -196,5 +196,14 @@ async fn a_replacing_deploy_replaces_only_kaptains_own_model_and_an_interrupt_pu
     assert_eq!(now["spec"]["predictor"]["tensorflow"]["storageUri"], "s3://kaptain/models/me/3");
     assert_eq!(now["metadata"]["labels"]["kaptain.io/run-id"], "v3");
     assert!(now["metadata"]["labels"].get("kaptain.io/replacing").is_none() && now["metadata"]["annotations"].get("kaptain.io/replaced").is_none(), "{now}");
+
+    // The same over KServe's group.
+    let kserve = |uri: &str| deploy(&ns, "replace/kserve", uri, 1).replace("config:\n", "config:\n  serving_api: serving.kserve.io/v1beta1\n");
+    for (run_id, uri) in [("w1", "s3://kaptain/models/kserve/1"), ("w2", "s3://kaptain/models/kserve/2")] {
+        let report = run_cell(&kserve(uri), run_id, None).await.expect("deploys");
+        assert_eq!(report.outcome, Outcome::Succeeded, "{}", report.message);
+    }
+    let served: serde_json::Value = serde_json::from_str(&kubectl(&["-n", &ns, "get", "inferenceservices.serving.kserve.io", "replace-kserve", "-o", "json"])).unwrap();
+    assert_eq!(served["metadata"]["labels"]["kaptain.io/run-id"], "w2");
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }

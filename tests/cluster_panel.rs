@@ -104,3 +104,42 @@ async fn resume_show_prune_and_sweep_as_the_panel_does() {
     assert_eq!(deleted.kind, "InferenceService");
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+/// A deploy cell in the serving API `api`.
+fn deploy_in(ns: &str, model: &str, api: &str) -> String {
+    format!("%%kaptain deploy\nmodel:\n  id: {model}\n  framework: tensorflow\n  labels:\n    kaptain-sim/delay-seconds: \"1\"\nmodel_uri: s3://kaptain/models/m/1\nconfig:\n  namespace: {ns}\n  serving_api: {api}\n")
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the local control plane (scripts/test)"]
+async fn the_panel_shows_and_deletes_what_it_offers_as_the_user() {
+    // What the panel offers (each object's YAML and delete, a deployment's Revisions) works with
+    // what deploy/rbac.yaml grants, for every kind it lists, in both serving APIs.
+    let ns = namespace("panelkinds");
+    let client = cluster::client(&ns).await;
+    // Created, not followed: every object of the run stays.
+    run(&train(&ns, 30), "k1", false, false).await;
+    for (kind, name) in [("Secret", "test-panel-k1-registry"), ("Job", "test-panel-k1-build"), ("TFJob", "test-panel-k1")] {
+        let yaml = objects::object_yaml(&client, kind, name, &ns).await.unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
+        assert!(yaml.contains(&format!("kind: {kind}")), "{yaml}");
+    }
+    objects::delete_object(&client, "Job", "test-panel-k1-build", &ns).await.unwrap();
+    for (i, api) in ["serving.kubeflow.org/v1beta1", "serving.kserve.io/v1beta1"].into_iter().enumerate() {
+        let model = format!("kinds/m{i}");
+        let run_id = format!("k{}", i + 2);
+        run(&deploy_in(&ns, &model, api), &run_id, false, false).await;
+        let names = kaptain::identity::Names::new(&model, &RunId::parse(&run_id).unwrap());
+        let isvc = names.inference_service();
+        let rows = eventually("a Revision", || cluster::knative_of(&ns, &isvc), |o| o.iter().any(|o| o.starts_with("revision"))).await;
+        assert!(!rows.is_empty());
+        let revisions = serving::revisions(&client, &isvc, &ns).await.unwrap_or_else(|e| panic!("{api}: {e}"));
+        assert!(!revisions.is_empty(), "{api}");
+        serving::prune_revisions(&client, &isvc, &ns).await.unwrap();
+        assert!(objects::object_yaml(&client, "InferenceService", &isvc, &ns).await.unwrap().contains("kind: InferenceService"));
+        let account = names.serving_account();
+        assert!(objects::object_yaml(&client, "ServiceAccount", &account, &ns).await.unwrap().contains("kind: ServiceAccount"));
+        objects::delete_object(&client, "ServiceAccount", &account, &ns).await.unwrap();
+        objects::delete_object(&client, "InferenceService", &isvc, &ns).await.unwrap();
+    }
+    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}

@@ -63,7 +63,14 @@ pub enum WatchEvent {
 pub struct Client<T> {
     transport: T,
     retry: RetryPolicy,
+    /// When the API last could not be reached (the transport's clock), if ever.
+    unreachable_at: std::cell::Cell<Option<i64>>,
 }
+
+/// How long after the API could not be reached a 403 counts as transient: an API server that
+/// just came back answers before its authorizer has read the RBAC objects, and denies what its
+/// Roles allow (seen here: a restarted kube-apiserver refused a ServiceAccount `get jobs`).
+const AFTER_OUTAGE_SECONDS: i64 = 30;
 
 struct Call<'a> {
     verb: &'static str,
@@ -130,11 +137,22 @@ fn decode(call: &Call<'_>, body: &[u8]) -> Result<Value, KubeError> {
 
 impl<T: Transport> Client<T> {
     pub fn new(transport: T) -> Self {
-        Client { transport, retry: RetryPolicy::default() }
+        Client::with_retry(transport, RetryPolicy::default())
     }
 
     pub fn with_retry(transport: T, retry: RetryPolicy) -> Self {
-        Client { transport, retry }
+        Client { transport, retry, unreachable_at: std::cell::Cell::new(None) }
+    }
+
+    /// Worth trying again: a transient error, or a refusal from an API server that was out of
+    /// reach moments ago (see [`AFTER_OUTAGE_SECONDS`]).
+    fn retryable(&self, error: &KubeError) -> bool {
+        let now = self.transport.now();
+        if matches!(error, KubeError::Transport { .. }) {
+            self.unreachable_at.set(Some(now));
+        }
+        let after_outage = self.unreachable_at.get().is_some_and(|at| now - at <= AFTER_OUTAGE_SECONDS);
+        error.is_transient() || (after_outage && error.api().is_some_and(|e| e.code == 403))
     }
 
     pub fn transport(&self) -> &T {
@@ -156,7 +174,7 @@ impl<T: Transport> Client<T> {
                 Err(e) => e,
             };
             attempt += 1;
-            if !error.is_transient() || attempt >= self.retry.attempts {
+            if !self.retryable(&error) || attempt >= self.retry.attempts {
                 return Err(error);
             }
             let wait = error.retry_after().unwrap_or_else(|| self.retry.backoff(attempt - 1));
@@ -278,7 +296,11 @@ impl<T: Transport> Client<T> {
             ..WatchParams::default()
         };
         let request = Self::request(kind, namespace).watch(&params, resource_version).map_err(|e| request_error(&call, e))?;
-        match self.transport.stream(request).await? {
+        let answer = self.transport.stream(request).await;
+        if let Err(error) = &answer {
+            self.retryable(error); // notes an outage
+        }
+        match answer? {
             Ok(body) => Ok(watch_events(body)),
             Err(response) => Err(call.api_error(response.status, response.retry_after.as_deref(), &response.body)),
         }
@@ -480,6 +502,24 @@ mod tests {
         assert_eq!(found["metadata"]["name"], "x");
         assert_eq!(*api.slept.borrow(), vec![Duration::from_secs(3), Duration::from_millis(400), Duration::from_millis(800)]);
         assert_eq!(api.asked.borrow()[0], "GET /api/v1/namespaces/ns/secrets/x");
+    }
+
+    #[tokio::test]
+    async fn an_api_server_that_just_came_back_may_deny_for_a_moment() {
+        let denied = r#"{"kind":"Status","reason":"Forbidden","message":"jobs.batch \"j\" is forbidden","code":403}"#;
+        let api = ScriptedApi::answering(vec![
+            Err(KubeError::Transport { what: "GET".into(), message: "connection refused".into() }),
+            status(403, None, denied),
+            status(200, None, r#"{"metadata":{"name":"j"}}"#),
+        ]);
+        let client = Client::new(&api);
+        assert!(client.get(&kinds::JOB, "ns", "j").await.unwrap().is_some());
+        assert_eq!(api.asked.borrow().len(), 3);
+        // Without an outage before it, a 403 is an answer: no retry.
+        let api = ScriptedApi::answering(vec![status(403, None, denied)]);
+        let client = Client::new(&api);
+        assert!(client.get(&kinds::JOB, "ns", "j").await.unwrap_err().to_string().contains("forbidden"));
+        assert_eq!(api.asked.borrow().len(), 1);
     }
 
     #[tokio::test]
