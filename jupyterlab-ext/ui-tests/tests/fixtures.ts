@@ -129,6 +129,17 @@ export function notebookJson(cells: string[]): string {
   );
 }
 
+type Options = {
+  /**
+   * The token the test process's requests carry (`Authorization: token ...`); the browser logs
+   * in with it once when `tokenLogIn`. Default: KAPTAIN_JUPYTER_TOKEN. A deployment's suite
+   * (deployed/) sets its own per server: a hub's API token, or none behind an ingress.
+   */
+  jupyterToken: string;
+  /** Whether the browser logs in with `jupyterToken` (`/lab?token=`); a hub logs in its own way. */
+  tokenLogIn: boolean;
+};
+
 type Fixtures = {
   /** Requests from the test process, with the token (never through the page). */
   api: APIRequestContext;
@@ -136,16 +147,59 @@ type Fixtures = {
   teardown: void;
 };
 
-export const test = base.extend<Fixtures>({
-  // galata's fixtures (kernels, sessions, tmpPath) send their requests through `request`:
-  // give it the token the server wants.
-  request: async ({ playwright, baseURL }, use) => {
-    const request = await playwright.request.newContext({
-      baseURL,
-      extraHTTPHeaders: TOKEN ? { Authorization: `token ${TOKEN}` } : {}
+export const test = base.extend<Fixtures & Options>({
+  jupyterToken: [TOKEN, { option: true }],
+  tokenLogIn: [true, { option: true }],
+  // galata's fixtures (kernels, sessions) and tmpPath below send their requests through
+  // `request`: give it the token the server wants. Its base URL ends with a slash, so that a
+  // relative path (`api/sessions`) stays under a server's base_url (/user/alice/).
+  request: async ({ playwright, baseURL, jupyterToken, ignoreHTTPSErrors }, use) => {
+    const options = { baseURL: baseURL?.replace(/\/?$/, '/'), ignoreHTTPSErrors };
+    let request = await playwright.request.newContext({
+      ...options,
+      extraHTTPHeaders: jupyterToken ? { Authorization: `token ${jupyterToken}` } : {}
     });
+    if (!jupyterToken) {
+      // A server without a token (behind an ingress that authenticates, as Kubeflow's) still
+      // checks XSRF on every request but a GET: take the _xsrf cookie its page sets and send it
+      // back in X-XSRFToken, as JupyterLab does.
+      expect((await request.get('lab')).ok(), 'the server page answers').toBeTruthy();
+      const storageState = await request.storageState();
+      const xsrf = storageState.cookies.find(cookie => cookie.name === '_xsrf');
+      expect(xsrf, 'the _xsrf cookie of the server page').toBeTruthy();
+      await request.dispose();
+      request = await playwright.request.newContext({
+        ...options,
+        storageState,
+        extraHTTPHeaders: { 'X-XSRFToken': decodeURIComponent(xsrf!.value) }
+      });
+    }
     await use(request);
     await request.dispose();
+  },
+  // galata's contents helper (page.contents, also behind page.notebook and page.filebrowser)
+  // sends its requests with the browser's cookies and the page's token; a server without a
+  // token wants the XSRF header too: the helper sends them through `request` instead.
+  page: async ({ page, request, jupyterToken }, use) => {
+    if (!jupyterToken) {
+      (page.contents as unknown as { request: APIRequestContext }).request = request;
+    }
+    await use(page);
+  },
+  // The test's folder in the server root (galata's own joins its paths to the host's root,
+  // which misses a server under a base_url). Named after the test, as galata's; kept after it
+  // when serverFiles is on.
+  tmpPath: async ({ request, serverFiles }, use, testInfo) => {
+    const folder = path.basename(testInfo.outputDir).replace(/-retry\d+$/i, '');
+    await deleteServerTree(request, folder);
+    const created = await request.put(`api/contents/${encodeURIComponent(folder)}`, {
+      data: { type: 'directory', format: 'json' }
+    });
+    expect(created.status(), `creating the test's folder ${folder}`).toBe(201);
+    await use(folder);
+    if (serverFiles === 'off' || (serverFiles === 'only-on-failure' && testInfo.status === testInfo.expectedStatus)) {
+      await deleteServerTree(request, folder);
+    }
   },
   api: async ({ request }, use) => {
     await use(request);
@@ -183,14 +237,32 @@ export const test = base.extend<Fixtures>({
   ],
   // The browser logs in as a user does, with the token once; the page then holds the login
   // cookie only, so the extension's own requests must authenticate themselves.
-  context: async ({ context, baseURL }, use) => {
-    if (TOKEN) {
-      const response = await context.request.get(`${baseURL}/lab?token=${encodeURIComponent(TOKEN)}`);
+  context: async ({ context, baseURL, jupyterToken, tokenLogIn }, use) => {
+    if (jupyterToken && tokenLogIn) {
+      const response = await context.request.get(`${baseURL}/lab?token=${encodeURIComponent(jupyterToken)}`);
       expect(response.ok(), `logging in with the token: ${response.status()}`).toBeTruthy();
     }
     await use(context);
   }
 });
+
+/** Deletes a file or folder of the server root through the Contents API, folders with what they hold. */
+async function deleteServerTree(request: APIRequestContext, serverPath: string): Promise<void> {
+  const url = `api/contents/${serverPath.split('/').map(encodeURIComponent).join('/')}`;
+  const model = await request.get(`${url}?content=1`);
+  if (model.status() === 404) {
+    return;
+  }
+  expect(model.ok(), `reading ${serverPath}: ${model.status()}`).toBeTruthy();
+  const { type, content } = await model.json();
+  if (type === 'directory') {
+    for (const item of content as { path: string }[]) {
+      await deleteServerTree(request, item.path);
+    }
+  }
+  const deleted = await request.delete(url);
+  expect(deleted.status(), `deleting ${serverPath}`).toBe(204);
+}
 
 /** Writes a notebook into the test's folder in the server root and opens it. */
 export async function openNotebook(
