@@ -7,9 +7,11 @@ users can read): each as it is and base64-encoded; with --namespace, also the da
 --secret there as the cluster holds it (read with $KUBECTL, else kubectl, and $KUBECONFIG).
 Every file under each PATH is searched, inside zip files too.
 
-Playwright traces record the page's network traffic, and a run's engine reads the source
-Secrets and creates the run's Secrets through /kube/ by design: the bodies of those requests
-are blanked in the traces (said on stderr) before the search. Exit status 1 when a value was
+Playwright traces record the page's network traffic, and by design a run's engine reads the
+source Secrets and creates the run's Secrets through /kube/, and signs its S3 requests (the
+access key id is part of a SigV4 Authorization, sent to the server's S3 route in
+X-Kaptain-S3-Authorization): the bodies of those /kube/ requests and that header of the S3
+route's are blanked in the traces (said on stderr) before the search. Exit status 1 when a value was
 found (each place listed on stdout, with the first characters of the value only).
 Used by scripts/test-extension and scripts/test-hub.
 """
@@ -22,7 +24,8 @@ import subprocess
 import sys
 import zipfile
 
-SCRUBBED = b'"[scrubbed by check_secret_leaks.py: a /kube/ body with a seeded secret value]"'
+SCRUBBED = b'"[scrubbed by check_secret_leaks.py: a /kube/ body or an S3 signature with a seeded secret value]"'
+S3_SIGNATURE_HEADER = "x-kaptain-s3-authorization"
 
 
 def needles_from(values, namespace, secrets):
@@ -43,20 +46,31 @@ def needles_from(values, namespace, secrets):
 
 
 def scrub_trace(path, holds):
-    """Blanks the bodies of requests to /kube/ in a Playwright trace; returns how many."""
+    """Blanks the /kube/ bodies and the S3 signatures in a Playwright trace; returns how many."""
     with zipfile.ZipFile(path) as z:
         members = {m: z.read(m) for m in z.namelist()}
     kube = set()
-    for name, data in members.items():
+    scrubbed = 0
+    for name, data in list(members.items()):
         if not name.endswith(".network"):
             continue
+        lines = []
         for line in data.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
+                lines.append(line)
                 continue
             snapshot = entry.get("snapshot") or {}
-            if "/kube/" not in (snapshot.get("request") or {}).get("url", ""):
+            url = (snapshot.get("request") or {}).get("url", "")
+            if "/kaptain/s3/" in url:
+                for header in (snapshot.get("request") or {}).get("headers") or []:
+                    if header.get("name", "").lower() == S3_SIGNATURE_HEADER and holds(header.get("value", "").encode()):
+                        header["value"] = SCRUBBED.decode()
+                        scrubbed += 1
+                line = json.dumps(entry).encode()
+            lines.append(line)
+            if "/kube/" not in url:
                 continue
             request_body = (snapshot.get("request") or {}).get("postData") or {}
             response_body = (snapshot.get("response") or {}).get("content") or {}
@@ -65,7 +79,7 @@ def scrub_trace(path, holds):
                     kube.add(part["_file"])
                 elif part.get("_sha1"):
                     kube.add("resources/" + part["_sha1"])
-    scrubbed = 0
+        members[name] = b"\n".join(lines)
     for name in list(members):
         if name in kube and holds(members[name]):
             members[name] = SCRUBBED
@@ -112,7 +126,7 @@ def main():
                             check(f"{path}!{member}", z.read(member))
                 with open(path, "rb") as f:
                     check(path, f.read())
-    print(f"scrubbed {scrubbed} /kube/ bodies from the traces", file=sys.stderr)
+    print(f"scrubbed {scrubbed} /kube/ bodies and S3 signatures from the traces", file=sys.stderr)
     if leaks:
         print("\n".join(leaks))
         sys.exit(1)
