@@ -1,4 +1,5 @@
-// Every step from a notebook of the deployed server, as its ServiceAccount: a build cell packs
+// Every step from a notebook of the deployed server, on its host name, as its ServiceAccount
+// (the page is checked to be where a user reaches it first): a build cell packs
 // and uploads the notebook's files and its Job builds; a train, a tune and a deploy cell each
 // reach success; the cluster holds what the lifecycle table keeps, and nothing else of each run.
 // One notebook, one page, the four cells in a row.
@@ -27,7 +28,8 @@ const liveKinds = (runId: string) =>
 
 test('build, train, tune and deploy cells succeed and leave what the lifecycle keeps', async ({
   page,
-  tmpPath
+  tmpPath,
+  baseURL
 }, testInfo) => {
   test.setTimeout(240_000);
   // A model per server: each builds its own image, and a deployment of another server's case
@@ -66,6 +68,16 @@ test('build, train, tune and deploy cells succeed and leave what the lifecycle k
     'memory: 1Gi',
     ''
   ].join('\n');
+  await test.step('the page is on the host name, under the server base URL', async () => {
+    const expected = new URL(baseURL!.replace(/\/?$/, '/'));
+    expect(expected.hostname).not.toMatch(/^(localhost|127\.|\[::1\])/);
+    const { host, pageBase } = await page.evaluate(() => ({
+      host: location.host,
+      pageBase: (window as any).jupyterapp.serviceManager.serverSettings.baseUrl as string
+    }));
+    expect(host).toBe(expected.host);
+    expect(new URL(pageBase, expected).pathname).toBe(expected.pathname);
+  });
   await openNotebook(page, tmpPath, 'steps.ipynb', [build, trainCell({ delay: 2, model }), tune, deploy]);
 
   await test.step('build: the context is uploaded, the image built; nothing of the run stays', async () => {
