@@ -65,7 +65,8 @@ export const DEFAULT_SETTINGS: KaptainSettings = {
   keepServingCredentials: null,
   ttlSecondsAfterFinished: null,
   config: '',
-  watch: 'event-stream'
+  // No request stays open: see the setting's description in schema/plugin.json.
+  watch: 'poll'
 };
 
 /** The settings keys that stand for KAPTAIN_SDK_* switches. */

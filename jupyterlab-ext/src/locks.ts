@@ -66,10 +66,103 @@ export class ManagedRunLocks implements RunLocks {
   }
 }
 
+/** A lease on a lock, as StorageLockManager keeps it in the browser's storage. */
+interface Lease {
+  owner: string;
+  /** Milliseconds since the epoch; a holder renews it well before. */
+  expires: number;
+}
+
 /**
- * A LockManager of one page (FIFO, exclusive only): the fallback where the browser has no
- * Web Locks (an insecure context: plain http on another host than localhost), where tabs
- * cannot coordinate and each behaves as the only one. Jest shares one between "tabs".
+ * A LockManager over the browser's storage, for pages without Web Locks: an insecure context
+ * (plain http at a host name, as many internal hubs are served). Without it each tab would act
+ * as the only one and apply the other tabs' runs again. A holder keeps a lease in storage
+ * (`kaptain:lock:<name>`), renewed every `renew` ms, given up when its callback ends or its page
+ * goes away; a lease not renewed for `ttl` ms (a tab that crashed) is free. Two tabs that take a
+ * free lease at once both write it and read it back after `settle` ms: the last writer holds it.
+ * Exclusive locks only; waiters poll every `retry` ms.
+ */
+export class StorageLockManager implements LockManagerLike {
+  constructor(
+    private storage: Storage,
+    // A hidden tab's timers may fire once a minute (Chromium's intensive throttling): the lease
+    // outlives that; a tab that closes or reloads gives it up at once (pagehide).
+    private timing = { ttl: 90_000, renew: 20_000, retry: 1_000, settle: 150 },
+    private now: () => number = Date.now
+  ) {}
+
+  async request<T>(
+    name: string,
+    options: { ifAvailable?: boolean },
+    callback: (lock: unknown | null) => T | Promise<T>
+  ): Promise<T> {
+    while (!(await this.take(name))) {
+      if (options.ifAvailable) {
+        return callback(null);
+      }
+      await sleep(this.timing.retry);
+    }
+    const renewal = setInterval(() => this.write(name), this.timing.renew);
+    const release = () => {
+      clearInterval(renewal);
+      if (this.read(name)?.owner === this.owner) {
+        this.storage.removeItem(this.key(name));
+      }
+    };
+    if (typeof window !== 'undefined') {
+      window.addEventListener('pagehide', release, { once: true });
+    }
+    try {
+      return await callback({ name });
+    } finally {
+      release();
+      if (typeof window !== 'undefined') {
+        window.removeEventListener('pagehide', release);
+      }
+    }
+  }
+
+  private async take(name: string): Promise<boolean> {
+    const lease = this.read(name);
+    if (lease && lease.owner !== this.owner && lease.expires > this.now()) {
+      return false;
+    }
+    this.write(name);
+    await sleep(this.timing.settle);
+    return this.read(name)?.owner === this.owner;
+  }
+
+  private key(name: string): string {
+    return `kaptain:lock:${name}`;
+  }
+
+  private read(name: string): Lease | undefined {
+    try {
+      const lease = JSON.parse(this.storage.getItem(this.key(name)) ?? 'null') as Lease | null;
+      return lease && typeof lease.owner === 'string' && typeof lease.expires === 'number' ? lease : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private write(name: string): void {
+    const lease: Lease = { owner: this.owner, expires: this.now() + this.timing.ttl };
+    try {
+      this.storage.setItem(this.key(name), JSON.stringify(lease));
+    } catch {
+      // Storage full or denied: this tab then holds nothing others can see.
+    }
+  }
+
+  /** This page's name on its leases. */
+  private owner = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
+
+/**
+ * A LockManager of one page (FIFO, exclusive only), where there is neither Web Locks nor
+ * storage (jest shares one between "tabs").
  */
 export class PageLockManager implements LockManagerLike {
   request<T>(
@@ -112,15 +205,20 @@ export class PageLockManager implements LockManagerLike {
   private _queues = new Map<string, (() => void)[]>();
 }
 
-/** The browser's Web Locks, or the page's own where it has none (see PageLockManager). */
+/**
+ * The browser's Web Locks; in an insecure context (no Web Locks) leases in localStorage
+ * (StorageLockManager); the page's own where there is neither.
+ */
 export function browserRunLocks(server = '/'): RunLocks {
   const manager = typeof navigator !== 'undefined' ? (navigator as { locks?: LockManagerLike }).locks : undefined;
-  if (!manager) {
-    console.warn(
-      'kaptain: this page has no Web Locks (not a secure context?): tabs on the same runs do not coordinate'
-    );
+  if (manager) {
+    return new ManagedRunLocks(manager, server);
   }
-  return new ManagedRunLocks(manager ?? new PageLockManager(), server);
+  if (typeof localStorage !== 'undefined') {
+    return new ManagedRunLocks(new StorageLockManager(localStorage), server);
+  }
+  console.warn('kaptain: this page has neither Web Locks nor storage: tabs on the same runs do not coordinate');
+  return new ManagedRunLocks(new PageLockManager(), server);
 }
 
 /** What one tab tells the others. */

@@ -3,9 +3,9 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
 import { Ledger, ledgerKey } from '../ledger';
-import { lockName, ManagedRunLocks, PageLockManager } from '../locks';
+import { lockName, ManagedRunLocks, PageLockManager, StorageLockManager } from '../locks';
 import { RunsModel } from '../runs';
-import { fakeCore, FakeApply, FakeBrowser, FakeTab, flush, record } from './fakes';
+import { fakeCore, FakeApply, FakeBrowser, FakeTab, flush, MemoryStorage, record } from './fakes';
 
 const RUN = 'r7k2m9q';
 const NOTEBOOK = 'work/mnist.ipynb';
@@ -265,5 +265,45 @@ describe('run locks', () => {
     first!.release();
     await flush();
     expect(second).toBeTruthy();
+  });
+});
+
+describe('run locks without Web Locks (an insecure context): leases in storage', () => {
+  const timing = { ttl: 300, renew: 100, retry: 20, settle: 10 };
+  const wait = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+  it('one tab holds a run at a time; the other takes it once it is let go', async () => {
+    const storage = new MemoryStorage();
+    const tab1 = new ManagedRunLocks(new StorageLockManager(storage, timing));
+    const tab2 = new ManagedRunLocks(new StorageLockManager(storage, timing));
+    const lease = await tab1.acquire(RUN, false);
+    expect(lease).not.toBeNull();
+    expect(await tab2.acquire(RUN, false)).toBeNull();
+    // Held past its ttl: renewed while the holder lives.
+    await wait(timing.ttl * 2);
+    expect(await tab2.acquire(RUN, false)).toBeNull();
+    let taken: unknown;
+    void tab2.acquire(RUN, true).then(l => (taken = l));
+    await wait(100);
+    expect(taken).toBeUndefined();
+    lease!.release();
+    await wait(100);
+    expect(taken).toBeTruthy();
+  });
+
+  it('two tabs that ask at once: exactly one gets it', async () => {
+    const storage = new MemoryStorage();
+    const tabs = [0, 1, 2].map(() => new ManagedRunLocks(new StorageLockManager(storage, timing)));
+    const leases = await Promise.all(tabs.map(tab => tab.acquire(RUN, false)));
+    expect(leases.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("a lease nobody renews (the tab crashed) is free after its ttl", async () => {
+    const storage = new MemoryStorage();
+    storage.setItem(`kaptain:lock:${lockName(RUN)}`, JSON.stringify({ owner: 'crashed-tab', expires: Date.now() + 200 }));
+    const tab = new ManagedRunLocks(new StorageLockManager(storage, timing));
+    expect(await tab.acquire(RUN, false)).toBeNull();
+    await wait(250);
+    expect(await tab.acquire(RUN, false)).not.toBeNull();
   });
 });
