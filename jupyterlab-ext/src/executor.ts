@@ -116,12 +116,12 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
       () => {
         // Not run: a cell before it failed. Clear the queued prompt, as after an aborted reply.
         if (!cell.isDisposed && model.executionCount === null) {
-          model.executionState = 'idle';
+          showRunning(cell as CodeCell, false);
         }
       },
       () => {
         if (!kaptain && !cell.isDisposed) {
-          model.executionState = 'running'; // queued behind a kaptain cell: [*]
+          showRunning(cell as CodeCell, true); // queued behind a kaptain cell: [*]
         }
       }
     );
@@ -146,14 +146,14 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
       model.clearExecution();
       (cell as CodeCell).outputHidden = false;
     }, false);
-    model.executionState = 'running';
+    showRunning(cell as CodeCell, true);
     model.trusted = true;
 
     const fail = (message: string, cause: ErrorCause) => {
       if (!cell.isDisposed) {
         model.outputs.clear();
         model.outputs.add(errorOutput(message, source, cause));
-        model.executionState = 'idle';
+        showRunning(cell as CodeCell, false);
       }
       onCellExecuted({ cell, success: false });
       return false;
@@ -189,7 +189,7 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
       if (index >= 0) {
         model.outputs.set(index, runOutput(record));
       }
-      model.executionState = 'idle';
+      showRunning(cell as CodeCell, false);
     }
     const success = record.state === 'succeeded';
     onCellExecuted({ cell, success });
@@ -197,6 +197,20 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
   }
 
   private _queue = new CellQueue();
+}
+
+/**
+ * Shows a cell as running ([*]) or not. JupyterLab 4.3 and later keep that in the model
+ * (`executionState`, which the prompt follows); 4.2 has only the widget's prompt.
+ */
+function showRunning(cell: CodeCell, running: boolean): void {
+  const model = cell.model as ICodeCellModel;
+  const stateful = model as unknown as { executionState?: 'running' | 'idle' };
+  if ('executionState' in stateful) {
+    stateful.executionState = running ? 'running' : 'idle';
+  } else {
+    cell.setPrompt(running ? '*' : `${model.executionCount ?? ''}`);
+  }
 }
 
 function findRunOutput(model: ICodeCellModel, runId: string): number {
