@@ -17,6 +17,11 @@ configure_jupyter_server(c)  # noqa: F821 (c is the config object Jupyter passes
 if os.environ.get("JUPYTER_TOKEN"):
     c.IdentityProvider.token = os.environ["JUPYTER_TOKEN"]  # noqa: F821
 
+# Only the prebuilt extensions scripts/test-extension links there (the one under test); galata's
+# helper comes on its own path.
+if os.environ.get("KAPTAIN_E2E_LABEXTENSIONS"):
+    c.LabApp.labextensions_path = [os.environ["KAPTAIN_E2E_LABEXTENSIONS"]]  # noqa: F821
+
 c.ServerApp.disable_check_xsrf = False  # noqa: F821
 c.ServerApp.open_browser = False  # noqa: F821
 c.ServerApp.ip = "127.0.0.1"  # noqa: F821

@@ -111,11 +111,22 @@ test.describe('in the browser', () => {
     const errors: string[] = [];
     page.on('pageerror', error => errors.push(`page error: ${error.message}`));
     page.on('console', message => {
-      if (message.type() === 'error' && /kaptain/i.test(message.text())) {
-        errors.push(`console: ${message.text()}`);
+      // Module federation warns when a shared package's version is outside what the extension
+      // asks for ("Unsatisfied version ... of shared singleton module"): the extension must
+      // load without it on every supported JupyterLab.
+      if (
+        (message.type() === 'error' && /kaptain/i.test(message.text())) ||
+        /unsatisfied version|shared singleton/i.test(message.text())
+      ) {
+        errors.push(`console ${message.type()}: ${message.text()}`);
       }
     });
     await page.reload();
+
+    // The JupyterLab scripts/test-extension started (the newest or, with --oldest, the oldest
+    // supported).
+    const version = await page.evaluate(() => (window as any).jupyterapp.version);
+    expect(version).toBe(process.env.KAPTAIN_JUPYTERLAB_VERSION ?? version);
 
     // The federated extension the server lists is ours, from the installed wheel.
     const listed = await page.evaluate(() => {
