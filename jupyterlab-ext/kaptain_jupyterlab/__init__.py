@@ -1,16 +1,18 @@
 """kaptain for JupyterLab: the prebuilt labextension, and the server side's routes (handlers.py):
-the `kube` proxy, the config handler, the S3 route and the build-context route."""
+the `kube` proxy, the config handler, the S3 route and the build-context route; and the
+extension's static files compressed (assets.py)."""
 
 try:
     from ._version import __version__
 except ImportError:  # a source checkout that was never built
     __version__ = "dev"
 
+from .assets import LABEXTENSION_NAME
 from .handlers import setup_handlers
 
 
 def _jupyter_labextension_paths():
-    return [{"src": "labextension", "dest": "kaptain-jupyterlab"}]
+    return [{"src": "labextension", "dest": LABEXTENSION_NAME}]
 
 
 def _jupyter_server_extension_points():

@@ -18,6 +18,7 @@ import tornado
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from .assets import static_assets_transform
 from .context import ContextHandler
 from .proxy import PROXY_NAME, kube_handlers
 from .s3proxy import LOG_SCRUB_PARAM_KEYS, S3ConfigError, s3_endpoint, s3_handlers
@@ -85,6 +86,7 @@ def setup_handlers(web_app, log=None):
         *kube_handlers(base_url),
     ]
     web_app.add_handlers(".*$", routes)
+    web_app.add_transform(static_assets_transform(base_url))
     # Presigned S3 URLs carry their signature in the query: Jupyter's request log hides it.
     scrub = list(web_app.settings.get("extra_log_scrub_param_keys") or [])
     web_app.settings["extra_log_scrub_param_keys"] = scrub + [
