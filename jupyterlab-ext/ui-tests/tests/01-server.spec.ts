@@ -165,4 +165,60 @@ test.describe('in the browser', () => {
 
     expect(errors).toEqual([]);
   });
+
+  test('the wasm reaches the page gzip-compressed, and a reload takes it from the cache', async ({ browser, baseURL }) => {
+    // A browser context of its own: galata routes its page's requests, and Playwright turns the
+    // HTTP cache off wherever it routes.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // Chromium's own network records (DevTools protocol): bytes on the wire, encoding, cache.
+    type Fetch = { url: string; encoding: string; cached: boolean; wire?: number };
+    const fetches = new Map<string, Fetch>();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.responseReceived', event => {
+      if (new URL(event.response.url).pathname.endsWith('.wasm')) {
+        const headers = Object.fromEntries(
+          Object.entries(event.response.headers).map(([name, value]) => [name.toLowerCase(), String(value)])
+        );
+        fetches.set(event.requestId, {
+          url: event.response.url,
+          encoding: headers['content-encoding'] ?? '',
+          cached: Boolean(event.response.fromDiskCache || event.response.fromMemoryCache)
+        });
+      }
+    });
+    cdp.on('Network.loadingFinished', event => {
+      const fetch = fetches.get(event.requestId);
+      if (fetch) {
+        fetch.wire = event.encodedDataLength;
+      }
+    });
+    // The panel loads the page's wasm (a build cell alone fetches the build package's).
+    const wasmOf = async (load: () => Promise<unknown>): Promise<Fetch[]> => {
+      fetches.clear();
+      await load();
+      // Activated by id until it shows: the layout JupyterLab restores may come after a click.
+      await expect
+        .poll(async () => {
+          await page.evaluate(() => (window as any).jupyterapp?.shell.activateById('kaptain-runs-panel'));
+          return page.locator('#kaptain-runs-panel').isVisible();
+        })
+        .toBe(true);
+      await expect.poll(() => [...fetches.values()].filter(f => f.wire !== undefined).length).toBeGreaterThan(0);
+      return [...fetches.values()];
+    };
+
+    const lab = new URL(`lab?token=${TOKEN}`, baseURL!.replace(/\/?$/, '/')).href;
+    const first = await wasmOf(() => page.goto(lab));
+    expect(first.map(f => ({ encoding: f.encoding, cached: f.cached }))).toEqual([{ encoding: 'gzip', cached: false }]);
+    // At most 260 KB on the wire: scripts/build-wasm's budget (260,000 B at gzip -9) and the
+    // response's headers.
+    expect(first[0].wire!).toBeLessThanOrEqual(260 * 1024);
+
+    const again = await wasmOf(() => page.reload());
+    expect(again.map(f => f.url)).toEqual(first.map(f => f.url));
+    expect(again.map(f => ({ cached: f.cached, wire: f.wire }))).toEqual([{ cached: true, wire: 0 }]);
+    await context.close();
+  });
 });
