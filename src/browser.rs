@@ -133,6 +133,10 @@ pub struct BrowserTransport {
     watch: WatchMode,
     #[cfg(feature = "build-step")]
     s3: Option<S3Route>,
+    /// The Jupyter server's `<base_url>/kaptain/secret-copy`, where a Secret's create that
+    /// copies another Secret goes ([`crate::kube::COPY_FROM_HEADER`]): the server makes it,
+    /// and the source's data never reaches the page.
+    secret_copy: Option<String>,
 }
 
 impl BrowserTransport {
@@ -145,7 +149,13 @@ impl BrowserTransport {
             watch,
             #[cfg(feature = "build-step")]
             s3: None,
+            secret_copy: None,
         }
+    }
+
+    pub fn with_secret_copy(mut self, route: Option<String>) -> Self {
+        self.secret_copy = route.filter(|r| !r.is_empty()).map(|r| r.trim_end_matches('/').into());
+        self
     }
 
     #[cfg(feature = "build-step")]
@@ -184,7 +194,11 @@ impl BrowserTransport {
         if !body.is_empty() {
             put(&init, "body", &Uint8Array::from(body.as_slice())).map_err(error)?;
         }
-        let url = format!("{}{}", self.base, parts.uri);
+        let base = match &self.secret_copy {
+            Some(route) if parts.headers.contains_key(&crate::kube::COPY_FROM_HEADER) => route,
+            _ => &self.base,
+        };
+        let url = format!("{base}{}", parts.uri);
         let guard = Abort(Some(controller));
         let response = JsFuture::from(fetch(&url, &init)).await.map_err(|e| error(describe_js(&e)))?;
         Ok((response.unchecked_into(), guard))
@@ -286,6 +300,10 @@ impl Transport for BrowserTransport {
             Some((Ok(bytes), Some((reader, guard, what))))
         });
         Ok(Ok(Box::pin(chunks)))
+    }
+
+    fn copies_secrets(&self) -> bool {
+        self.secret_copy.is_some()
     }
 
     #[cfg(feature = "build-step")]

@@ -161,6 +161,13 @@ export interface ApplyOptions extends Omit<Options, "format">, ClusterOptions {
    */
   dryRun?: boolean;
   /**
+   * Where the run's credential Secrets are made: the Jupyter server's
+   * "<base_url>/kaptain/secret-copy", which copies each from its source Secret, so that the
+   * sources' data never reaches the page. Without it the page reads the sources and fills the
+   * copies in itself.
+   */
+  secretCopy?: string;
+  /**
    * A step that builds (build, train, tune): the model's files, by path relative to the
    * notebook's directory (what model.main_file, extra_files and requirements name). The core
    * packs them into the build context, whose checksum tags the image; uploads it to S3 through
@@ -384,12 +391,12 @@ const OPTION_KEYS: &[&str] =
 #[cfg(not(feature = "build-step"))]
 const APPLY_KEYS: &[&str] = &[
     "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "notebookServer", "server", "headers",
-    "follow", "signal", "watch", "resume", "dryRun",
+    "follow", "signal", "watch", "resume", "dryRun", "secretCopy",
 ];
 #[cfg(feature = "build-step")]
 const APPLY_KEYS: &[&str] = &[
     "runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "notebookServer", "server", "headers",
-    "follow", "signal", "watch", "resume", "dryRun", "files", "filesLocation", "maxContextBytes", "s3",
+    "follow", "signal", "watch", "resume", "dryRun", "secretCopy", "files", "filesLocation", "maxContextBytes", "s3",
 ];
 /// The keys of `cleanup`, `runs` and the other calls that take just the cluster.
 const CLUSTER_KEYS: &[&str] = &["server", "headers", "namespace", "watch"];
@@ -429,7 +436,8 @@ struct JsOptions {
     max_context_bytes: Option<f64>,
     #[cfg(feature = "build-step")]
     s3: Option<JsS3Route>,
-    // `signal` (an AbortSignal) and `files` (Uint8Arrays) are read as they are, not through serde.
+    // `signal` (an AbortSignal), `files` (Uint8Arrays) and apply's `secretCopy` are read as they
+    // are, not through serde: a field here costs its size in every call that takes options.
 }
 
 #[cfg(feature = "build-step")]
@@ -667,7 +675,7 @@ fn read_options(options: Option<JsValue>, keys: &'static [&'static str]) -> Resu
 }
 
 /// The cluster a call talks to, from `server`, `headers` and `watch`.
-fn connect(js: &JsOptions) -> Result<Client<BrowserTransport>, JsError> {
+fn connect(js: &JsOptions, secret_copy: Option<String>) -> Result<Client<BrowserTransport>, JsError> {
     let server = js.server.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
         JsError::new(
             "server: missing; pass the base URL of the Kubernetes API, e.g. \"http://127.0.0.1:8001\" (kubectl proxy) or \"/user/me/kube\" (jupyter-server-proxy)",
@@ -680,7 +688,7 @@ fn connect(js: &JsOptions) -> Result<Client<BrowserTransport>, JsError> {
         })?,
     };
     let headers = js.headers.clone().unwrap_or_default().into_iter().collect();
-    let transport = BrowserTransport::new(server, headers, watch);
+    let transport = BrowserTransport::new(server, headers, watch).with_secret_copy(secret_copy);
     #[cfg(feature = "build-step")]
     let transport = transport.with_s3(js.s3.as_ref().map(|r| S3Route { base: r.route.clone(), endpoint: r.endpoint.clone() }));
     Ok(Client::new(transport))
@@ -715,6 +723,10 @@ pub async fn apply(
         return Err(JsError::new("onEvent: is not a function; pass one such as (event) => console.log(event)"));
     }
     let cancel = if options.is_object() { signal(&options)? } else { None };
+    let secret_copy = match js_sys::Reflect::get(&options, &JsValue::from_str("secretCopy")).ok().filter(|v| !v.is_undefined() && !v.is_null()) {
+        Some(route) => Some(route.as_string().ok_or_else(|| JsError::new("secretCopy: is not a URL; pass the Jupyter server's \"<base_url>/kaptain/secret-copy\""))?),
+        None => None,
+    };
     #[cfg(feature = "build-step")]
     let raw_options = options.clone();
     let (options, run_id, js) = load_with(Some(options), APPLY_KEYS)?;
@@ -722,7 +734,7 @@ pub async fn apply(
     if resume && js.run_id.is_none() {
         return Err(JsError::new("resume: needs runId, the run the page followed before it was reloaded"));
     }
-    let client = connect(&js)?;
+    let client = connect(&js, secret_copy)?;
     #[cfg(feature = "build-step")]
     let (options, context) = {
         let source = files(&raw_options, js.files_location.as_deref())?.filter(|_| !resume);
@@ -785,7 +797,7 @@ fn cluster(options: JsValue, keys: &'static [&'static str]) -> Result<(JsOptions
     let js = read_options(Some(options), keys)?;
     let namespace = js.namespace.clone().unwrap_or_else(|| crate::spec::Config::default().namespace);
     identity::check_namespace("namespace", &namespace).map_err(failed)?;
-    let client = connect(&js)?;
+    let client = connect(&js, None)?;
     Ok((js, client, namespace))
 }
 

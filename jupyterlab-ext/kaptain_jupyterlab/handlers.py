@@ -1,7 +1,8 @@
 """The server side's routes: `GET <base_url>/kaptain/config`, what the server's environment says
 to the frontend; `<base_url>/kube/`, the Kubernetes API (proxy.py); `<base_url>/kaptain/s3/`, the
 S3 requests the browser signs (s3proxy.py); `<base_url>/kaptain/context`, the files of a build
-context (context.py).
+context (context.py); `<base_url>/kaptain/secret-copy`, a run's credential Secrets made without
+their data passing through the page (secret_copy.py).
 
 The frontend needs the KAPTAIN_SDK_* switches, the default namespace, the S3 endpoint and which
 notebook server this is, which live in the server's environment and settings (a Kubeflow
@@ -18,6 +19,7 @@ import tornado
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from . import secret_copy
 from .assets import static_assets_transform
 from .context import ContextHandler
 from .proxy import PROXY_NAME, kube_handlers
@@ -83,7 +85,7 @@ def setup_handlers(web_app, log=None):
         (url_path_join(base_url, "kaptain", "config"), ConfigHandler),
         (url_path_join(base_url, "kaptain", "context"), ContextHandler),
         s3_handlers(base_url, log),
-        *kube_handlers(base_url),
+        *kube_handlers(base_url, [(secret_copy.ROUTE, secret_copy.secret_copy_handler)]),
     ]
     web_app.add_handlers(".*$", routes)
     web_app.add_transform(static_assets_transform(base_url))

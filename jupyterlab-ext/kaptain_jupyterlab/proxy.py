@@ -53,9 +53,9 @@ ADMIN = "the Jupyter server's administrator"
 class KubeProxyUnavailable(Exception):
     """The way to the cluster is missing on this server: says why and who fixes it how."""
 
-    def __init__(self, reason, message, fix):
+    def __init__(self, reason, message, fix, status=502):
         super().__init__(message)
-        self.reason, self.message, self.fix = reason, message, fix
+        self.reason, self.message, self.fix, self.status = reason, message, fix, status
 
 
 def kubectl_path(environ=os.environ):
@@ -153,9 +153,11 @@ def kube_process():
     return make_server_process(PROXY_NAME, config, None)
 
 
-def kube_handlers(base_url):
+def kube_handlers(base_url, routes_on_the_socket=()):
     """The tornado handlers of <base_url>/kube/: jupyter-server-proxy's, with our headers,
-    our XSRF check and our errors."""
+    our XSRF check and our errors. `routes_on_the_socket`: (route, make_handler) pairs, each
+    route under <base_url> (and the paths below it) served by make_handler(the kube route's
+    handler class), sharing its `kubectl proxy` (secret_copy.py)."""
     handlers = make_handlers(base_url, [kube_process()])
     pattern = url_path_join(base_url, PROXY_NAME, r"(.*)")
     found = [i for i, h in enumerate(handlers) if h[0] == pattern]
@@ -198,10 +200,12 @@ def kube_handlers(base_url):
         def write_error(self, status_code, **kwargs):
             error = kwargs.get("exc_info", (None, None, None))[1]
             if isinstance(error, KubeProxyUnavailable):
-                status_code = 502
+                status_code = error.status
                 self.set_status(status_code)
             self.set_header("Content-Type", "application/json")
             self.finish(error_body(status_code, error))
 
     handlers[index] = (pattern, KubeProxyHandler, kwargs)
+    for route, make_handler in routes_on_the_socket:
+        handlers.append((url_path_join(base_url, *route, r"(.*)"), make_handler(KubeProxyHandler), kwargs))
     return handlers

@@ -153,6 +153,10 @@ export class KaptainCore implements IKaptainCore {
     return { route: URLExt.join(base, 'kaptain', 's3'), endpoint: server.s3Endpoint };
   }
 
+  secretCopyRoute(): string {
+    return URLExt.join(this._serverSettings.baseUrl || PageConfig.getBaseUrl(), 'kaptain', 'secret-copy');
+  }
+
   async readFiles(notebook: string, paths: string[], maxBytes: number): Promise<Record<string, Uint8Array>> {
     // The server's own route, not the Contents API: it keeps to the server's root (no link out
     // of it is followed) and refuses a context over the limit before it reads a byte.

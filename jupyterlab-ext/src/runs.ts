@@ -618,6 +618,7 @@ export class RunsModel implements IKaptainRuns {
           notebook: record.notebook,
           cellId: record.cellId,
           notebookServer: await this.core.notebookServer(),
+          secretCopy: this.core.secretCopyRoute(),
           signal: controller.signal
         };
         if (resume) {

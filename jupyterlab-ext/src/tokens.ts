@@ -85,6 +85,11 @@ export interface IKaptainCore {
   /** How the page reaches S3 (the server's kaptain/s3 route), when the server has an endpoint. */
   s3Route(): Promise<{ route: string; endpoint: string } | undefined>;
   /**
+   * The server's kaptain/secret-copy route: it makes a run's credential Secrets from their
+   * sources, so that the sources' data never reaches the page.
+   */
+  secretCopyRoute(): string;
+  /**
    * The files at `paths` (relative to the directory of `notebook`), read by the server's
    * `/kaptain/context` route, which refuses what leads out of its root and, before reading, a
    * total over `maxBytes`; a file that is not there is left out (the core then names the field

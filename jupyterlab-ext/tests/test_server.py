@@ -293,6 +293,41 @@ def test_a_cookie_logged_in_write_needs_the_xsrf_token(server):
     assert json.loads(data)["method"] == "POST"
 
 
+COPY_PATH = "/kaptain/secret-copy/api/v1/namespaces/team-a/secrets"
+
+
+def copy_request(server, path=COPY_PATH, source="kaptain-registry-credentials", keys=".dockerconfigjson", body=None, **kwargs):
+    """A Secret's create as the core sends it to the secret-copy route."""
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-r1-registry"}, "type": "kubernetes.io/dockerconfigjson"}
+    headers = {"Content-Type": "application/json", "X-Kaptain-Copy-From": source, "X-Kaptain-Copy-Keys": keys}
+    return request(server, "POST", path, headers, json.dumps(secret if body is None else body).encode(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"path": "/kaptain/secret-copy/api/v1/namespaces/team-a/configmaps"}, "path: "),
+        ({"path": "/kaptain/secret-copy/api/v1/namespaces/team-a/secrets?watch=true"}, "query: watch"),
+        ({"source": "../kaptain"}, "X-Kaptain-Copy-From: "),
+        ({"keys": "a,b/c"}, "X-Kaptain-Copy-Keys: "),
+        ({"body": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}, "body: is not a Secret"),
+        ({"body": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "namespace": "team-b"}}}, "body.metadata.namespace: "),
+        ({"body": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, "data": {"a": "eA=="}}}, "body.data: must be absent"),
+    ],
+)
+def test_the_secret_copy_route_refuses_what_is_not_a_secrets_create_naming_the_field(server, change, field):
+    status, content_type, data = copy_request(server, **change)
+    assert status == 400, (status, data)
+    refused = json.loads(data)
+    assert refused["reason"] == "BadSecretCopy", refused
+    assert f"the secret-copy route refused the request: {field}" in refused["message"], refused
+
+
+def test_the_secret_copy_route_wants_authentication_and_answers_only_post(server):
+    assert copy_request(server, token=False)[0] in (302, 403)
+    assert request(server, "GET", COPY_PATH)[0] == 405
+
+
 def test_kube_streams_when_asked_for_an_event_stream(server):
     connection = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=30)
     started = time.monotonic()
@@ -415,3 +450,68 @@ def test_the_real_kubectl_proxy_answers_a_request_with_a_public_host(tmp_path):
         assert json.loads(data)["kind"] == "ConfigMapList"
     finally:
         stop_server(server)
+
+
+REPO = os.path.dirname(SOURCE)
+
+
+@pytest.mark.skipif(not REAL, reason="set KUBECTL and KUBECONFIG to a cluster (scripts/test-extension does)")
+def test_the_secret_copy_route_copies_a_source_secret_as_the_service_account_and_answers_without_its_data(tmp_path):
+    """A run's credential Secrets are made by the server: the page gets the API's answer, never
+    the source's data. As the namespace's ServiceAccount bound to deploy/rbac.yaml."""
+    namespace = f"copy-{secrets.token_hex(3)}"
+    password = secrets.token_hex(12)
+    user_kubeconfig = tmp_path / "user.kubeconfig"
+    subprocess.run(
+        [os.path.join(REPO, "tests", "cluster", "user-namespace"), namespace, str(user_kubeconfig)],
+        check=True, env={**os.environ, "KAPTAIN_REGISTRY_PASSWORD": password},
+    )
+    kubectl = [os.environ["KUBECTL"], "-n", namespace]
+    server = start_server(tmp_path, {"KAPTAIN_KUBECTL": os.environ["KUBECTL"], "KUBECONFIG": str(user_kubeconfig)})
+    path = f"/kaptain/secret-copy/api/v1/namespaces/{namespace}/secrets"
+    metadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+    try:
+        source = json.loads(subprocess.check_output([*kubectl, "get", "secret", "kaptain-registry-credentials", "-o", "json"]))
+        value = source["data"][".dockerconfigjson"]
+
+        # A dry run creates nothing; then the copy, as the core asks for it (metadata only).
+        for query in ("?dryRun=All&fieldManager=kaptain", "?fieldManager=kaptain"):
+            status, _, data = request(
+                server, "POST", path + query,
+                {"Content-Type": "application/json", "Accept": metadata,
+                 "X-Kaptain-Copy-From": "kaptain-registry-credentials", "X-Kaptain-Copy-Keys": ".dockerconfigjson"},
+                json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-r1-registry", "labels": {"kaptain.io/run-id": "r1"}},
+                            "type": "kubernetes.io/dockerconfigjson"}).encode(),
+            )
+            assert status == 201, (status, data)
+            answer = json.loads(data)
+            assert answer["kind"] == "PartialObjectMetadata" and answer["metadata"]["name"] == "m-r1-registry", answer
+            assert value not in data.decode() and password not in data.decode()
+            if "dryRun" in query:
+                found = subprocess.run([*kubectl, "get", "secret", "m-r1-registry"], capture_output=True, text=True)
+                assert found.returncode != 0 and "NotFound" in found.stderr, found
+        copied = json.loads(subprocess.check_output([*kubectl, "get", "secret", "m-r1-registry", "-o", "json"]))
+        assert copied["data"] == {".dockerconfigjson": value}
+        assert copied["type"] == "kubernetes.io/dockerconfigjson"
+        assert copied["metadata"]["labels"] == {"kaptain.io/run-id": "r1"}
+        # Read (and made) as the notebook's identity, the ServiceAccount, not as an admin: in a
+        # namespace its Role does not reach, the source cannot even be read.
+        status, _, data = copy_request(server, "/kaptain/secret-copy/api/v1/namespaces/default/secrets")
+        assert status == 403, (status, data)
+        refused = json.loads(data)
+        assert refused["details"]["name"] == "kaptain-registry-credentials", refused
+        assert f"system:serviceaccount:{namespace}:" in refused["message"], refused
+
+        # What the core turns into "does not exist; create it with ..." and "has no key ...".
+        status, _, data = copy_request(server, path, source="nothing-here")
+        assert status == 404, (status, data)
+        assert json.loads(data)["details"] == {"name": "nothing-here", "kind": "secrets"}
+        status, _, data = copy_request(server, path, source="kaptain-s3-credentials", keys="AWS_ACCESS_KEY_ID,ca.crt")
+        assert status == 422, (status, data)
+        refused = json.loads(data)
+        assert refused["details"]["name"] == "kaptain-s3-credentials"
+        assert [c["field"] for c in refused["details"]["causes"]] == ["data[ca.crt]"]
+        assert "AWS_ACCESS_KEY_ID" not in json.dumps(refused["details"]["causes"])
+    finally:
+        stop_server(server)
+        subprocess.run([os.environ["KUBECTL"], "delete", "namespace", namespace, "--wait=false"], capture_output=True)

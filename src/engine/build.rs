@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 
 use super::EngineError;
 use crate::context::Context;
-use crate::identity::{self, Names, RunIdentity};
+use crate::identity::{self, RunIdentity};
 use crate::kinds;
 use crate::kube::{Client, Transport};
-use crate::manifest::{Manifest, ACCESS_KEY_ID, SECRET_ACCESS_KEY};
+use crate::manifest::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use crate::s3::{Bucket, Credentials, Request};
 use crate::spec::Cell;
 
@@ -47,17 +47,27 @@ pub(super) async fn record<T: Transport>(client: &Client<T>, cell: &Cell, run: &
         },
         "data": { "image": image, "context": context_uri },
     });
-    match client.create(&kinds::CONFIG_MAP, namespace, &record, false).await {
+    match client.create(&kinds::CONFIG_MAP, namespace, &record, None, false).await {
         Err(e) if !e.is_already_exists() => Err(e.into()),
         _ => Ok(()),
     }
 }
 
 /// The S3 credentials a run copied into its build Secret (filled by `credentials::fill`).
-pub(super) fn credentials(objects: &[Manifest], names: &Names) -> Option<Credentials> {
-    let secret = objects.iter().find(|m| m.kind == kinds::SECRET.kind && m.name == names.build_s3_secret())?;
-    let read = |key: &str| secret.object["data"][key].as_str().and_then(decode_base64).and_then(|b| String::from_utf8(b).ok());
-    Some(Credentials::new(read(ACCESS_KEY_ID)?.trim(), read(SECRET_ACCESS_KEY)?.trim()))
+/// The S3 keys the upload is signed with, read from the S3 source Secret: the one Secret a page
+/// reads whole, and only to upload a build context.
+pub(super) async fn credentials<T: Transport>(client: &Client<T>, cell: &Cell) -> Result<Credentials, EngineError> {
+    let secret = &cell.config.s3_credentials_secret;
+    let found = client.get(&kinds::SECRET, &cell.config.namespace, secret).await?.unwrap_or_default();
+    let read = |key: &str| found["data"][key].as_str().and_then(decode_base64).and_then(|b| String::from_utf8(b).ok());
+    match (read(ACCESS_KEY_ID), read(SECRET_ACCESS_KEY)) {
+        (Some(id), Some(key)) => Ok(Credentials::new(id.trim(), key.trim())),
+        _ => Err(EngineError::S3 {
+            action: "upload the build context".into(),
+            problem: format!("Secret {secret:?} has no readable {ACCESS_KEY_ID} and {SECRET_ACCESS_KEY}"),
+            fix: format!("put both keys, base64 as kubectl writes them, in Secret {secret:?}"),
+        }),
+    }
 }
 
 /// Where the context went, for the cell.

@@ -1,12 +1,14 @@
-//! Per-run Secrets get their data from source Secrets in the user's namespace, just before
-//! they are created; rendered manifests never hold it.
+//! Per-run Secrets get their data from source Secrets in the user's namespace as they are
+//! created; rendered manifests never hold it. Where the server in front of the API copies
+//! Secrets (the Jupyter server's `kaptain/secret-copy`), it makes them and the sources' data
+//! never reaches the core; otherwise the core reads the sources and fills the data in.
 
 use serde_json::Value;
 
 use super::EngineError;
 use crate::identity::{Names, CREDENTIALS_FROM_ANNOTATION};
 use crate::kinds;
-use crate::kube::{Client, Transport};
+use crate::kube::{Client, KubeError, SecretCopy, Transport};
 use crate::manifest::Manifest;
 use crate::spec::Cell;
 
@@ -45,6 +47,39 @@ fn need(names: &Names, secret: &str) -> Option<(&'static Need, &'static str)> {
     }
 }
 
+/// What the server must copy for a per-run Secret (None for every other object).
+pub(super) fn copy_of<'m>(names: &Names, object: &'m Manifest) -> Option<SecretCopy<'m>> {
+    let source = object.object["metadata"]["annotations"][CREDENTIALS_FROM_ANNOTATION].as_str()?;
+    let (need, _) = need(names, &object.name).filter(|_| object.kind == kinds::SECRET.kind)?;
+    Some(SecretCopy { source, keys: need.keys })
+}
+
+/// A copy the server refused, said as [`fill`] says it when the source or a key is missing.
+pub(super) fn copy_failed(error: KubeError, cell: &Cell, names: &Names, object: &Manifest, copy: SecretCopy<'_>) -> EngineError {
+    let Some(api) = error.api().filter(|api| api.name == copy.source) else { return error.into() };
+    let Some((need, setting)) = need(names, &object.name) else { return error.into() };
+    let problem = match api.code {
+        404 => format!("holding {} does not exist", need.what),
+        403 => return unreadable(copy.source, &cell.config.namespace, &api.message),
+        _ => match api.causes.iter().find_map(|c| c.field.strip_prefix("data[")?.strip_suffix(']')) {
+            Some(key) => format!("has no key {key:?}"),
+            None => return error.into(),
+        },
+    };
+    let namespace = cell.config.namespace.clone();
+    let fix = format!("create it with `{}`, or name another Secret in {setting}", need.create.replace("{ns}", &namespace).replace("{name}", copy.source));
+    EngineError::SourceSecret { secret: copy.source.into(), namespace, problem, fix }
+}
+
+fn unreadable(secret: &str, namespace: &str, message: &str) -> EngineError {
+    EngineError::SourceSecret {
+        secret: secret.into(),
+        namespace: namespace.into(),
+        problem: format!("cannot be read ({message})"),
+        fix: "ask a cluster admin for a Role that allows `get` on secrets in this namespace".into(),
+    }
+}
+
 /// Fills the data of every per-run Secret from its source. Fails, naming the Secret, the
 /// missing key and how to create it, before anything is created.
 pub(super) async fn fill<T: Transport>(client: &Client<T>, cell: &Cell, names: &Names, objects: &mut [Manifest]) -> Result<(), EngineError> {
@@ -59,12 +94,7 @@ pub(super) async fn fill<T: Transport>(client: &Client<T>, cell: &Cell, names: &
             need.create.replace("{ns}", &namespace).replace("{name}", &source)
         );
         let found = client.get(&kinds::SECRET, &namespace, &source).await.map_err(|error| match error.api() {
-            Some(api) if api.code == 403 => EngineError::SourceSecret {
-                secret: source.clone(),
-                namespace: namespace.clone(),
-                problem: format!("cannot be read ({})", api.message),
-                fix: "ask a cluster admin for a Role that allows `get` on secrets in this namespace".into(),
-            },
+            Some(api) if api.code == 403 => unreadable(&source, &namespace, &api.message),
             _ => EngineError::Kube(error),
         })?;
         let Some(found) = found else {

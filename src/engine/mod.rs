@@ -241,12 +241,15 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
-    /// What every run checks first; fills the credential Secrets. Some when the deploy
-    /// replaces an existing InferenceService: what it was, to note on the replacement.
+    /// What every run checks first; fills the credential Secrets (unless the server in front
+    /// of the API makes them: see [`credentials`]). Some when the deploy replaces an existing
+    /// InferenceService: what it was, to note on the replacement.
     async fn preflight(&self, objects: &mut [Manifest]) -> Result<Option<serde_json::Value>, EngineError> {
         let names = Names::new(&self.cell.model.id, &self.run.run_id);
         self.check_serving_api().await?;
-        credentials::fill(self.client, self.cell, &names, objects).await?;
+        if !self.client.transport().copies_secrets() {
+            credentials::fill(self.client, self.cell, &names, objects).await?;
+        }
         self.check_existing_deployment(objects).await
     }
 
@@ -301,12 +304,7 @@ impl<'a, T: Transport> Engine<'a, T> {
         let mut context_uri = None;
         #[cfg(feature = "build-step")]
         if let Some(context) = self.context.filter(|_| !self.resume && builds(&objects)) {
-            let names = Names::new(&self.cell.model.id, &self.run.run_id);
-            let credentials = build::credentials(&objects, &names).ok_or_else(|| EngineError::S3 {
-                action: "upload the build context".into(),
-                problem: "the build's S3 Secret has no readable AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
-                fix: format!("put both keys, base64 as kubectl writes them, in Secret {:?}", self.cell.config.s3_credentials_secret),
-            })?;
+            let credentials = build::credentials(self.client, self.cell).await?;
             let uploaded = build::upload(self.client, self.cell, context, &credentials).await?;
             self.emit(Event::ContextUploaded { uri: uploaded.uri.clone(), bytes: uploaded.bytes, checksum: context.checksum.clone() });
             context_uri = Some(uploaded.uri);
@@ -461,10 +459,15 @@ impl<'a, T: Transport> Engine<'a, T> {
             return Ok(false);
         }
 
-        match self.client.create(&kind, self.namespace(), &object.object, dry_run).await {
+        let names = Names::new(&self.cell.model.id, &self.run.run_id);
+        let copy = credentials::copy_of(&names, object).filter(|_| self.client.transport().copies_secrets());
+        match self.client.create(&kind, self.namespace(), &object.object, copy, dry_run).await {
             Ok(_) => Ok(false),
             Err(e) if self.resume && e.is_already_exists() => Ok(true),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(match copy {
+                Some(copy) => credentials::copy_failed(e, self.cell, &names, object, copy),
+                None => e.into(),
+            }),
         }
     }
 

@@ -16,6 +16,21 @@ use crate::kinds::KindInfo;
 /// The field manager kaptain's server-side applies are recorded under.
 pub const FIELD_MANAGER: &str = "kaptain";
 
+/// On a Secret's create, sent where a server copies Secrets ([`Transport::copies_secrets`]):
+/// the Secret to copy from, in the same namespace, and the keys to copy (comma-separated).
+/// That server reads the source, puts the keys' values into the Secret and creates it; it
+/// answers as the API server does, a failure to read the source being the read's Status
+/// (whose `details.name` is the source), a missing key a 422 naming `data[<key>]`.
+pub const COPY_FROM_HEADER: http::HeaderName = http::HeaderName::from_static("x-kaptain-copy-from");
+pub const COPY_KEYS_HEADER: http::HeaderName = http::HeaderName::from_static("x-kaptain-copy-keys");
+
+/// A Secret's data copied from another Secret by the server in front of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretCopy<'a> {
+    pub source: &'a str,
+    pub keys: &'a [&'a str],
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Tries in all, the first included.
@@ -78,6 +93,10 @@ struct Call<'a> {
     namespace: &'a str,
     /// What to ask the answer as (METADATA, METADATA_LIST); None: the objects whole.
     accept: Option<&'static str>,
+}
+
+fn header(call: &Call<'_>, value: &str) -> Result<http::HeaderValue, KubeError> {
+    http::HeaderValue::from_str(value).map_err(|_| KubeError::Request { what: call.what(), message: format!("{value:?} cannot be sent in a header") })
 }
 
 /// API discovery (`GET /apis`): the one request in no namespace.
@@ -187,12 +206,29 @@ impl<T: Transport> Client<T> {
     }
 
     /// Creates an object; `dry_run` asks the server to validate it without storing it. Answers
-    /// with the created object's metadata (a created Secret's data does not come back).
-    pub async fn create(&self, kind: &KindInfo, namespace: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
+    /// with the created object's metadata (a created Secret's data does not come back). With
+    /// `copy`, a Secret whose data the server in front of the API copies from another
+    /// ([`Transport::copies_secrets`]; refused for a transport without).
+    pub async fn create(&self, kind: &KindInfo, namespace: &str, object: &Value, copy: Option<SecretCopy<'_>>, dry_run: bool) -> Result<Value, KubeError> {
         let call = Call { verb: "create", kind, namespace, accept: Some(METADATA) };
+        if copy.is_some() && !self.transport.copies_secrets() {
+            return Err(KubeError::Request { what: call.what(), message: "this transport has no server that copies Secrets".into() });
+        }
+        let copy = match copy {
+            Some(copy) => Some((header(&call, copy.source)?, header(&call, &copy.keys.join(","))?)),
+            None => None,
+        };
         let body = serde_json::to_vec(object).map_err(|e| KubeError::Request { what: call.what(), message: e.to_string() })?;
         let params = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
-        let body = self.call(&call, || Self::request(kind, namespace).create(&params, body.clone())).await?;
+        let build = || {
+            let mut request = Self::request(kind, namespace).create(&params, body.clone())?;
+            if let Some((source, keys)) = &copy {
+                request.headers_mut().insert(COPY_FROM_HEADER, source.clone());
+                request.headers_mut().insert(COPY_KEYS_HEADER, keys.clone());
+            }
+            Ok(request)
+        };
+        let body = self.call(&call, build).await?;
         decode(&call, &body)
     }
 
@@ -460,6 +496,9 @@ mod tests {
         answers: RefCell<VecDeque<Result<Response, KubeError>>>,
         asked: RefCell<Vec<String>>,
         slept: RefCell<Vec<Duration>>,
+        /// Plays a server that copies Secrets; records the copy headers of each request.
+        copies: bool,
+        copy_headers: RefCell<Vec<(String, String)>>,
     }
 
     impl ScriptedApi {
@@ -475,6 +514,10 @@ mod tests {
     impl Transport for &ScriptedApi {
         async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Response, KubeError> {
             self.asked.borrow_mut().push(format!("{} {}", request.method(), request.uri()));
+            let header = |name| request.headers().get(name).map(|v: &http::HeaderValue| v.to_str().unwrap().to_string());
+            if let (Some(from), Some(keys)) = (header(COPY_FROM_HEADER), header(COPY_KEYS_HEADER)) {
+                self.copy_headers.borrow_mut().push((from, keys));
+            }
             self.answers.borrow_mut().pop_front().expect("the script has an answer")
         }
         async fn stream(&self, request: http::Request<Vec<u8>>) -> Result<Result<ByteStream, Response>, KubeError> {
@@ -487,6 +530,25 @@ mod tests {
         fn now(&self) -> i64 {
             0
         }
+        fn copies_secrets(&self) -> bool {
+            self.copies
+        }
+    }
+
+    #[tokio::test]
+    async fn a_copied_secret_names_its_source_and_keys_and_is_never_sent_where_nothing_copies() {
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-r1-registry"}});
+        let copy = SecretCopy { source: "registry-source", keys: &["a", "b.c"] };
+        let api = ScriptedApi { copies: true, ..ScriptedApi::answering(vec![status(201, None, r#"{"metadata":{"name":"m-r1-registry"}}"#)]) };
+        Client::new(&api).create(&kinds::SECRET, "ns", &secret, Some(copy), true).await.unwrap();
+        assert_eq!(*api.asked.borrow(), vec!["POST /api/v1/namespaces/ns/secrets?&dryRun=All&fieldManager=kaptain"]);
+        assert_eq!(*api.copy_headers.borrow(), vec![("registry-source".to_string(), "a,b.c".to_string())]);
+
+        // Sent to the API server itself, the Secret would be created without its data.
+        let plain = ScriptedApi::default();
+        let refused = Client::new(&plain).create(&kinds::SECRET, "ns", &secret, Some(copy), false).await.unwrap_err();
+        assert!(refused.to_string().contains("no server that copies Secrets"), "{refused}");
+        assert!(plain.asked.borrow().is_empty());
     }
 
     #[tokio::test]
@@ -544,7 +606,7 @@ mod tests {
             r#"{"kind":"Status","reason":"Invalid","message":"TFJob.kubeflow.org \"x\" is invalid","details":{"causes":[{"field":"spec.runPolicy","message":"bad"}]},"code":422}"#,
         )]);
         let client = Client::new(&api);
-        let error = client.create(&kinds::TFJOB, "ns", &serde_json::json!({"metadata": {"name": "x"}}), true).await.unwrap_err();
+        let error = client.create(&kinds::TFJOB, "ns", &serde_json::json!({"metadata": {"name": "x"}}), None, true).await.unwrap_err();
         assert!(error.to_string().contains("spec.runPolicy: bad"), "{error}");
         assert!(api.slept.borrow().is_empty());
         assert_eq!(api.asked.borrow()[0], "POST /apis/kubeflow.org/v1/namespaces/ns/tfjobs?&dryRun=All&fieldManager=kaptain");

@@ -85,6 +85,8 @@ pub struct ApiError {
     /// The API's reason: NotFound, AlreadyExists, Conflict, Invalid, Forbidden, ...
     pub reason: String,
     pub message: String,
+    /// The object the Status is about (its `details.name`), when it names one.
+    pub name: String,
     pub causes: Vec<Cause>,
     pub retry_after: Option<Duration>,
     /// The request, as `verb resource` (e.g. `create tfjobs.kubeflow.org`) in `namespace`.
@@ -116,6 +118,8 @@ struct Status {
 #[derive(Deserialize)]
 struct StatusDetails {
     #[serde(default)]
+    name: String,
+    #[serde(default)]
     causes: Vec<Cause>,
     #[serde(default, rename = "retryAfterSeconds")]
     retry_after_seconds: Option<u64>,
@@ -133,6 +137,7 @@ impl ApiError {
             code,
             reason: status.as_ref().map(|s| s.reason.clone()).filter(|r| !r.is_empty()).unwrap_or_else(|| default_reason(code).into()),
             message: status.as_ref().map(|s| s.message.clone()).filter(|m| !m.is_empty()).unwrap_or(fallback),
+            name: details.map(|d| d.name.clone()).unwrap_or_default(),
             causes: details.map(|d| d.causes.clone()).unwrap_or_default(),
             retry_after,
             verb: verb.into(),

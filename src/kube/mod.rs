@@ -5,6 +5,6 @@ mod client;
 mod error;
 mod transport;
 
-pub use client::{Client, ObjectList, RetryPolicy, WatchEvent, FIELD_MANAGER};
+pub use client::{Client, ObjectList, RetryPolicy, SecretCopy, WatchEvent, COPY_FROM_HEADER, COPY_KEYS_HEADER, FIELD_MANAGER};
 pub use error::{ApiError, Cause, GatewayError, KubeError};
 pub use transport::{ByteStream, NullTransport, Response, Transport};

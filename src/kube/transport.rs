@@ -46,6 +46,13 @@ pub trait Transport {
         let _ = body;
         async move { Err(KubeError::Transport { what: format!("{} {}", request.method, request.url), message: "this transport has no way to S3".into() }) }
     }
+
+    /// Whether the server in front of the API makes Secrets that copy a source Secret's data
+    /// (the Jupyter server's `kaptain/secret-copy`), so that the data never reaches this side:
+    /// the transport sends a create that carries [`crate::kube::COPY_FROM_HEADER`] there.
+    fn copies_secrets(&self) -> bool {
+        false
+    }
 }
 
 /// A transport with no cluster behind it: every request fails as unreachable. For tests of

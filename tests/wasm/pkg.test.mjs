@@ -256,6 +256,53 @@ describe("kaptain wasm package", () => {
     }
   });
 
+  test("with secretCopy a run's credential Secret is created through that route, and the page never reads its source", async () => {
+    // A test double for the Jupyter server in front of the API (the real route, with the real
+    // API server behind it, is in jupyterlab-ext/tests/test_server.py and the e2e build case):
+    // it records every request and answers each copy as the route does when the source is
+    // missing, then when it lacks the key.
+    const requests = [];
+    const copyAnswers = [
+      [404, { kind: "Status", apiVersion: "v1", status: "Failure", message: 'secrets "kaptain-registry-credentials" not found', reason: "NotFound", details: { name: "kaptain-registry-credentials", kind: "secrets" }, code: 404 }],
+      [422, { kind: "Status", apiVersion: "v1", status: "Failure", message: "has no key", reason: "Invalid", details: { name: "kaptain-registry-credentials", kind: "secrets", causes: [{ reason: "FieldValueRequired", field: "data[.dockerconfigjson]", message: "Required value" }] }, code: 422 }],
+    ];
+    const server = http.createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        requests.push({ method: request.method, url: request.url, headers: request.headers, body });
+        const [status, answer] = request.url.startsWith("/copy/") ? copyAnswers[0] : [201, { metadata: { name: "created" } }];
+        response.writeHead(status, { "Content-Type": "application/json" });
+        response.end(JSON.stringify(answer));
+      });
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${server.address().port}`;
+    const options = { server: `${url}/kube`, secretCopy: `${url}/copy`, namespace: "team-a", runId: "sc1" };
+    try {
+      const missing = await kaptain.apply(cells.train, options).then(() => null, (e) => e.message);
+      assert.match(missing, /^Secret "kaptain-registry-credentials" in namespace "team-a" holding registry credentials does not exist; create it with `kubectl -n team-a create secret docker-registry kaptain-registry-credentials /);
+      const copies = requests.filter((r) => r.url.startsWith("/copy/"));
+      assert.equal(copies.length, 1, JSON.stringify(requests.map((r) => `${r.method} ${r.url}`)));
+      assert.equal(copies[0].method, "POST");
+      assert.equal(copies[0].url, "/copy/api/v1/namespaces/team-a/secrets?&dryRun=All&fieldManager=kaptain");
+      assert.equal(copies[0].headers["x-kaptain-copy-from"], "kaptain-registry-credentials");
+      assert.equal(copies[0].headers["x-kaptain-copy-keys"], ".dockerconfigjson");
+      const secret = JSON.parse(copies[0].body);
+      assert.equal(secret.kind, "Secret");
+      assert.equal(secret.data, undefined, "the page sends the copy without data");
+      // Nothing read a Secret whole, and nothing was created before the refusal.
+      assert.deepEqual(requests.filter((r) => /\/secrets\/[^?]/.test(r.url) || !r.url.includes("dryRun")), []);
+
+      copyAnswers.shift();
+      const noKey = await kaptain.apply(cells.train, options).then(() => null, (e) => e.message);
+      assert.match(noKey, /^Secret "kaptain-registry-credentials" in namespace "team-a" has no key "\.dockerconfigjson"; create it with /);
+      await assert.rejects(kaptain.apply(cells.train, { ...options, secretCopy: 7 }), /^Error: secretCopy: is not a URL; /);
+    } finally {
+      server.close();
+    }
+  });
+
   const cli = process.env.KAPTAIN_CLI;
   test("render and plan match the native CLI", { skip: !cli && "set KAPTAIN_CLI to the native binary" }, () => {
     for (const name of Object.keys(cells)) {

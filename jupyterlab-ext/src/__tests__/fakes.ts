@@ -115,6 +115,7 @@ export function fakeCore(wasm: Partial<KaptainWasm>): IKaptainCore {
     wasm: async () => wasm as KaptainWasm,
     buildWasm: async () => build as unknown as KaptainBuildWasm,
     s3Route: async () => ({ route: '/kaptain/s3', endpoint: 'http://minio.test:9000' }),
+    secretCopyRoute: () => '/kaptain/secret-copy',
     readFiles: async (_notebook: string, paths: string[], _maxBytes: number) =>
       Object.fromEntries(paths.filter(p => p === 'trainer.py').map(p => [p, FAKE_TRAINER])),
     notebookServer: async () => '/user/alice/',

@@ -36,6 +36,7 @@ function fakes(cluster: () => Promise<RunSummary[]>, revisions: RevisionInfo[] =
       throw new Error('the panel never builds');
     },
     s3Route: async () => undefined,
+    secretCopyRoute: () => '/kaptain/secret-copy',
     readFiles: async () => ({}),
     notebookServer: async () => '/user/alice/',
     cluster: async () => ({ server: '/kube', namespace: 'team' }),

@@ -64,6 +64,8 @@ describe('RunsModel', () => {
     expect(fake.calls[0].options).toMatchObject({
       runId: 'r7k2m9q', notebook: 'work/mnist.ipynb', cellId: 'cell-1', namespace: 'kaptain-demo', server: '/kube'
     });
+    // The server makes the run's credential Secrets: their sources never reach the page.
+    expect(fake.calls[0].options.secretCopy).toBe('/kaptain/secret-copy');
     expect(fake.calls[0].options.resume).toBeUndefined();
     // A train cell builds: the build package gets the notebook's files and the S3 route.
     expect(fake.calls[0].options.files).toEqual({ 'trainer.py': FAKE_TRAINER });

@@ -7,6 +7,8 @@ import {
   deployCell,
   describe,
   expect,
+  kubectl,
+  NAMESPACE,
   openNotebook,
   openPanel,
   revisionsInCluster,
@@ -45,6 +47,12 @@ test("(h) panel action: delete one object, a Secret's YAML without its values, p
   const registry = kept.find(o => /^Secret\/.*-registry$/.test(o));
   const context = kept.find(o => /^Secret\/.*-context$/.test(o));
   expect(registry && context && kept.some(o => o.startsWith('Job/')), `kept: ${kept.join(', ')}`).toBeTruthy();
+  // The Jupyter server made the run's registry Secret from its source (the page never read
+  // it): the same credentials.
+  const data = (secret: string) => JSON.parse(kubectl(['get', 'secret', secret, '-n', NAMESPACE, '-o', 'json'])).data;
+  expect(data(registry!.slice('Secret/'.length))).toEqual({
+    '.dockerconfigjson': data('kaptain-registry-credentials')['.dockerconfigjson']
+  });
 
   const panel = await openPanel(page);
   await panel.locator('[data-action="refresh"]').first().click();

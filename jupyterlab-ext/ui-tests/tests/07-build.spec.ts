@@ -22,6 +22,7 @@ import {
   runObjects,
   runOutput,
   screenshot,
+  secretNeedles,
   startCell,
   test,
   waitForState
@@ -90,6 +91,16 @@ test('a build cell uploads the notebook files; a second run with the same files 
     expect(await page.contents.uploadContent(files[name], 'text', `${tmpPath}/${name}`)).toBeTruthy();
   }
   await openNotebook(page, tmpPath, 'build.ipynb', [buildCell(), buildCell()]);
+  // Every answer the page gets while the first run goes, read whole.
+  const answers: Promise<{ what: string; body: string }>[] = [];
+  page.on('requestfinished', request => {
+    answers.push(
+      (async () => {
+        const body = await (await request.response())?.body().catch(() => null);
+        return { what: `${request.method()} ${new URL(request.url()).pathname}`, body: body?.toString('utf8') ?? '' };
+      })()
+    );
+  });
 
   await startCell(page, 0);
   const runId = await runIdOf(page, 0);
@@ -107,6 +118,21 @@ test('a build cell uploads the notebook files; a second run with the same files 
   const checksum = text.match(/build-contexts\/([0-9a-f]{64})\.tar\.gz/)![1];
   await expect(output).toContainText(`Pushing image to ${IMAGE}:${checksum}`);
   await screenshot(output, 'cell-output-build-done');
+  page.removeAllListeners('requestfinished');
+
+  // The run's registry Secret was made by the server's secret-copy route: no answer the page
+  // got carries the registry credentials. The S3 keys came with one answer only, the read of
+  // their Secret that signs the upload.
+  const seen = await Promise.all(answers);
+  const carrying = (needles: string[]) => seen.filter(a => needles.some(n => a.body.includes(n))).map(a => a.what);
+  const copies = seen.filter(a => a.what.startsWith('POST ') && a.what.endsWith(`/kaptain/secret-copy/api/v1/namespaces/${NAMESPACE}/secrets`));
+  // Two Secrets (the registry's, the context's S3 keys), each validated, then created.
+  expect(copies.length).toBe(4);
+  expect(carrying(secretNeedles('kaptain-registry-credentials'))).toEqual([]);
+  const s3Reads = carrying(secretNeedles('kaptain-s3-credentials'));
+  const read = new RegExp(`^GET /.*kube/api/v1/namespaces/${NAMESPACE}/secrets/kaptain-s3-credentials$`);
+  expect(s3Reads.length).toBeGreaterThan(0);
+  expect(s3Reads.filter(what => !read.test(what))).toEqual([]);
 
   // The uploaded object is, byte for byte, what the native CLI packs from the same files: the
   // same archive in wasm and natively, the same checksum.
