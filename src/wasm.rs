@@ -382,8 +382,8 @@ extern "C" {
     fn console_error(value: &JsValue);
 }
 
-/// The keys of [`JsOptions`] as JS writes them. serde-wasm-bindgen reads only the fields a
-/// struct names, so unknown keys (a misspelt option) are looked for here.
+/// The keys of [`JsOptions`] as JS writes them. Deserializing reads only the fields a struct
+/// names, so unknown keys (a misspelt option) are looked for here.
 const OPTION_KEYS: &[&str] =
     &["runId", "namespace", "env", "settings", "notebook", "cellId", "contextChecksum", "notebookServer", "format"];
 /// `apply`'s keys: the cell's (but `format`) and the cluster's; the build package (pkg/build/)
@@ -663,13 +663,23 @@ fn read_options(options: Option<JsValue>, keys: &'static [&'static str]) -> Resu
             )));
         }
         Some(options) => {
-            let unknown = object_keys(&options).into_iter().find(|key| !keys.contains(&key.as_str()));
-            let parsed = match unknown {
-                Some(key) => Err(<serde_wasm_bindgen::Error as serde::de::Error>::unknown_field(&key, keys)),
-                None => serde_wasm_bindgen::from_value(options),
-            };
-            // The error is a JS Error whose string form starts with "Error: ".
-            parsed.map_err(|e| JsError::new(&format!("options: {}", e.to_string().trim_start_matches("Error: "))))?
+            if let Some(key) = object_keys(&options).into_iter().find(|key| !keys.contains(&key.as_str())) {
+                let error = <serde_json::Error as serde::de::Error>::unknown_field(&key, keys);
+                return Err(JsError::new(&format!("options: {error}")));
+            }
+            // Through JSON, whose reader the core has anyway (serde-wasm-bindgen cost 1.5 KB
+            // gzipped more); without what is read as it is (an AbortSignal, the files' bytes).
+            let plain = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+            for key in ["signal", "files"] {
+                let _ = js_sys::Reflect::delete_property(&plain, &JsValue::from_str(key));
+            }
+            let text = js_sys::JSON::stringify(&plain).ok().and_then(|t| t.as_string()).ok_or_else(|| JsError::new("options: cannot be read as JSON (a BigInt, or a cycle?)"))?;
+            serde_json::from_slice(text.as_bytes()).map_err(|e| {
+                // Its position is in the JSON text the user never saw.
+                let message = e.to_string();
+                let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m);
+                JsError::new(&format!("options: {message}"))
+            })?
         }
     })
 }
