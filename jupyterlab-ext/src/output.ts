@@ -6,7 +6,7 @@
 //
 // DOM contract (the Playwright tests rely on it):
 //   .kaptain-run[data-run-id][data-state]            root; data-state is a RunState
-//   .kaptain-phase[data-phase][data-outcome]         succeeded|failed|interrupted|running|pending|skipped
+//   .kaptain-phase[data-phase][data-outcome]         succeeded|failed|interrupted|running|pending|skipped|not-started
 //   .kaptain-object[data-kind][data-name][data-state][data-fate]   data-fate once decided: delete|keep|restore|remains
 //   .kaptain-error                                   the core's message (run error or invalid cell)
 //   .kaptain-cleanup                                 "Interrupted: deleted N objects in X.X s" + list
@@ -164,13 +164,6 @@ function duration(record: RunRecord, now: number): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
-const BUILD_KINDS = ['Job'];
-const STEP_KINDS: Record<string, string[]> = {
-  train: ['TFJob', 'PyTorchJob'],
-  tune: ['Experiment'],
-  deploy: ['InferenceService']
-};
-
 /** The phases a step goes through, in order. */
 export function expectedPhases(step: string): string[] {
   switch (step) {
@@ -185,7 +178,11 @@ export function expectedPhases(step: string): string[] {
   }
 }
 
-/** Each phase with its outcome, or running / pending / skipped. */
+/**
+ * Each phase with its outcome, or running / pending; a build the core skipped (its
+ * `build-skipped` event: the image was built before) is "skipped", and a phase of an ended run
+ * that never started (the run failed before it) "not-started".
+ */
 export function phaseProgress(record: RunRecord): { phase: string; outcome: string; message?: string }[] {
   const live = ['starting', 'running', 'cleaning'].includes(record.state);
   const names = expectedPhases(record.step);
@@ -194,23 +191,17 @@ export function phaseProgress(record: RunRecord): { phase: string; outcome: stri
       names.push(p.phase);
     }
   }
-  const hasKind = (kinds: string[]) => record.objects.some(o => kinds.includes(o.kind));
   let current = false;
   return names.map(phase => {
     const ended = record.phases.find(p => p.phase === phase);
     if (ended?.outcome) {
       return { phase, outcome: ended.outcome, message: ended.message };
     }
-    if (
-      phase === 'build' &&
-      record.step !== 'build' &&
-      !hasKind(BUILD_KINDS) &&
-      (hasKind(STEP_KINDS[record.step] ?? []) || !live)
-    ) {
-      return { phase, outcome: 'skipped', message: 'the image is up to date' };
+    if (phase === 'build' && record.build?.skippedImage) {
+      return { phase, outcome: 'skipped', message: `${record.build.skippedImage} was built before` };
     }
     if (!live) {
-      return { phase, outcome: 'skipped' };
+      return { phase, outcome: 'not-started' };
     }
     if (!current) {
       current = true;
@@ -274,7 +265,7 @@ export function renderRun(
       const item = el('span', 'kaptain-phase');
       item.dataset.phase = p.phase;
       item.dataset.outcome = p.outcome;
-      item.textContent = `${p.phase}: ${p.outcome}`;
+      item.textContent = `${p.phase}: ${p.outcome.replace('-', ' ')}`;
       if (p.message) {
         item.title = p.message;
       }

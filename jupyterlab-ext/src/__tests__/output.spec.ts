@@ -106,9 +106,18 @@ describe('run output', () => {
   });
 
   it('marks a skipped build and the serving caveat', () => {
+    // Skipped because the core said so (its build-skipped event), not guessed from the kinds.
     expect(
-      phaseProgress(record({ objects: [{ kind: 'TFJob', name: 'j', state: 'Running', message: '' }] })).map(p => p.outcome)
-    ).toEqual(['skipped', 'running']);
+      phaseProgress(
+        record({
+          objects: [{ kind: 'TFJob', name: 'j', state: 'Running', message: '' }],
+          build: { skippedImage: 'registry.example.com/dev/mnist:abc', builtBy: 'r1' }
+        })
+      ).map(p => [p.outcome, p.message])
+    ).toEqual([
+      ['skipped', 'registry.example.com/dev/mnist:abc was built before'],
+      ['running', undefined]
+    ]);
     const node = draw(
       record({
         step: 'deploy',
@@ -121,6 +130,19 @@ describe('run output', () => {
       })
     );
     expect(node.querySelector('.kaptain-serving-caveat')!.textContent).toContain('KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS');
+  });
+});
+
+describe('a run that failed before any object existed', () => {
+  it('does not say that its build was skipped', () => {
+    const failed = record({ state: 'error', message: 'Secret "kaptain-registry-credentials" ... does not exist', endedAt: 2_000, objects: [], phases: [] });
+    expect(phaseProgress(failed).map(p => [p.phase, p.outcome])).toEqual([
+      ['build', 'not-started'],
+      ['train', 'not-started']
+    ]);
+    const node = draw(failed);
+    expect(node.querySelector('.kaptain-phases')!.textContent).toBe('build: not started→train: not started');
+    expect(node.textContent).not.toMatch(/skipped|up to date/);
   });
 });
 
