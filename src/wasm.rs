@@ -313,6 +313,11 @@ export interface RevisionInfo {
   created: number;
   /** The Knative Service it belongs to. */
   service: string;
+  /**
+   * Whether pruneRevisions deletes it: no traffic, neither the latest ready Revision nor the
+   * latest created (a rollout on its way).
+   */
+  prunable: boolean;
 }
 
 export interface PrunedRevisions {

@@ -184,9 +184,29 @@ export function formatAge(seconds: number): string {
 
 /**
  * What the contents lookup tells about a notebook: null when it does not exist; otherwise the
- * ids of its cells (cells without an id, as in nbformat < 4.5, are left out).
+ * ids of its cells in the notebook's order (cells without an id, as in nbformat < 4.5, are left
+ * out).
  */
 export type NotebookLookup = (path: string) => Promise<{ cellIds: string[] } | null>;
+
+/**
+ * How the panel names a cell: its position in the notebook, counted from 1 as JupyterLab's
+ * table of contents and prompts do. `cellIds`: the notebook's cells in order, undefined while
+ * not known (not looked up yet, or another server's notebook), null when the notebook is gone.
+ */
+export function cellLabel(cellId: string | null, cellIds: string[] | null | undefined): string {
+  if (cellId === null) {
+    return 'cell unknown';
+  }
+  if (cellIds === undefined) {
+    return 'cell';
+  }
+  if (cellIds === null) {
+    return 'cell (notebook gone)';
+  }
+  const index = cellIds.indexOf(cellId);
+  return index < 0 ? 'cell (no longer in the notebook)' : `cell ${index + 1}`;
+}
 
 /** Why a run is an orphan. */
 export interface Orphan {

@@ -7,7 +7,8 @@
 // DOM contract (the Playwright tests rely on it): root #kaptain-runs-panel; runs
 // .kaptain-panel-run[data-run-id][data-step][data-status]; objects
 // .kaptain-panel-object[data-kind][data-name]; buttons [data-action] = cleanup | delete | yaml |
-// sweep | prune | refresh; input[name="sweep-older-than-hours"]; .kaptain-panel-empty;
+// sweep | prune | refresh, and on links open-notebook | open-cell (a notebook's name, a cell's
+// title, a run's cell); input[name="sweep-older-than-hours"]; .kaptain-panel-empty;
 // .kaptain-panel-revision[data-name][data-traffic]; pre.kaptain-yaml; .kaptain-panel-error.
 import {
   ILabShell,
@@ -16,7 +17,8 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, showDialog } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { PathExt } from '@jupyterlab/coreutils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Contents, ServerConnection } from '@jupyterlab/services';
 import { codeIcon, deleteIcon, LabIcon, refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
@@ -24,6 +26,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { InspectableKind, RevisionInfo, RunSummary, SweptRun, WhoseOptions } from 'kaptain-wasm';
 import {
+  cellLabel,
   errorMessage,
   findOrphans,
   formatAge,
@@ -63,6 +66,8 @@ export interface RunsPanelOptions {
   lookup: NotebookLookup;
   /** Milliseconds between polls of the cluster while the panel is visible. */
   pollMillis?: number;
+  /** Opens a notebook and, given one, brings its cell into view (the plugin's: JupyterLab's). */
+  openCell?: (notebook: string, cellId: string | null) => Promise<void>;
 }
 
 /** Revisions of one InferenceService, or why they could not be listed. */
@@ -80,6 +85,7 @@ export class RunsPanel extends Widget {
     this._core = options.core;
     this._runs = options.runs;
     this._lookup = options.lookup;
+    this._openCell = options.openCell;
     this._pollMillis = options.pollMillis ?? POLL_MILLIS;
     this.id = PANEL_ID;
     this.addClass('kaptain-panel');
@@ -314,7 +320,8 @@ export class RunsPanel extends Widget {
       runs: runs.map(r => ({ ...r, ageSeconds: undefined })),
       revisions: [...this._revisions],
       busy: [...this._busy],
-      namespace: this._namespace
+      namespace: this._namespace,
+      cellOrders: [...this._cellOrders].map(([notebook, order]) => [notebook, order.cellIds])
     });
     if (key !== this._renderedKey) {
       this._renderedKey = key;
@@ -359,12 +366,19 @@ export class RunsPanel extends Widget {
       const section = div('kaptain-panel-notebook');
       section.dataset.notebook = group.notebook ?? '';
       const title = div('kaptain-panel-notebook-title');
-      if (group.notebook !== null) {
-        // Long paths are cut at the start (the file name matters most); the marks keep the
-        // path's own left-to-right order inside the right-to-left box that does the cutting.
-        title.classList.add('kaptain-mod-path');
-        title.textContent = `\u200e${group.notebook}\u200e`;
-        title.title = group.notebook;
+      const notebook = group.notebook;
+      // Positions of cells only for this server's notebooks: another server's are not here.
+      const cellIds = notebook !== null && group.cells.some(c => c.runs.some(r => r.ours)) ? this.cellOrder(notebook) : undefined;
+      if (notebook !== null) {
+        // The notebook's name first, its directory after it, dimmed: what a narrow panel cuts
+        // is the directory. The whole path on hover.
+        const name = this.cellLink(span('kaptain-panel-notebook-name', PathExt.basename(notebook)), notebook, null);
+        title.append(name);
+        const dir = PathExt.dirname(notebook);
+        if (dir) {
+          title.append(span('kaptain-panel-notebook-dir', dir));
+        }
+        title.title = notebook;
       } else {
         title.textContent = 'Not from a notebook';
         title.title = 'Runs whose objects name no notebook, e.g. started by the kaptain CLI';
@@ -373,13 +387,13 @@ export class RunsPanel extends Widget {
       for (const cell of group.cells) {
         const cellNode = div('kaptain-panel-cell');
         cellNode.dataset.cellId = cell.cellId ?? '';
-        if (group.notebook !== null) {
-          const cellTitle = div('kaptain-panel-cell-title', cell.cellId ? `cell ${shortId(cell.cellId)}` : 'cell unknown');
-          cellTitle.title = cell.cellId ?? 'The run did not say which cell it came from';
-          cellNode.appendChild(cellTitle);
+        if (notebook !== null) {
+          const cellTitle = div('kaptain-panel-cell-title', cellLabel(cell.cellId, cellIds));
+          cellTitle.title = cell.cellId ? `${notebook}, cell id ${cell.cellId}` : 'The run did not say which cell it came from';
+          cellNode.appendChild(cell.cellId ? this.cellLink(cellTitle, notebook, cell.cellId) : cellTitle);
         }
         for (const run of cell.runs) {
-          cellNode.appendChild(this.renderRun(run));
+          cellNode.appendChild(this.renderRun(run, notebook !== null ? cellLabel(run.cellId, cellIds) : null));
         }
         section.appendChild(cellNode);
       }
@@ -387,7 +401,51 @@ export class RunsPanel extends Widget {
     });
   }
 
-  private renderRun(run: PanelRun): HTMLElement {
+  /** Makes `node` open the notebook (and bring the cell into view) when clicked. */
+  private cellLink(node: HTMLElement, notebook: string, cellId: string | null): HTMLElement {
+    const open = this._openCell;
+    if (!open) {
+      return node;
+    }
+    node.classList.add('kaptain-mod-link');
+    node.dataset.action = cellId ? 'open-cell' : 'open-notebook';
+    node.tabIndex = 0;
+    node.setAttribute('role', 'link');
+    const go = () =>
+      void open(notebook, cellId).catch(error =>
+        this.setError(`open:${notebook}`, `Could not open ${notebook}: ${errorMessage(error)}`)
+      );
+    node.addEventListener('click', go);
+    node.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        go();
+      }
+    });
+    return node;
+  }
+
+  /**
+   * The cells of this server's notebook `path` in order, as last looked up (undefined until
+   * then); a lookup older than the poll interval is made again, and the panel redrawn with it.
+   */
+  private cellOrder(path: string): string[] | null | undefined {
+    const known = this._cellOrders.get(path);
+    if ((!known || Date.now() - known.at > this._pollMillis) && !this._ordering.has(path)) {
+      this._ordering.add(path);
+      void this._lookup(path)
+        .then(
+          found => this._cellOrders.set(path, { cellIds: found ? found.cellIds : null, at: Date.now() }),
+          () => this._cellOrders.delete(path)
+        )
+        .finally(() => {
+          this._ordering.delete(path);
+          this.render();
+        });
+    }
+    return known?.cellIds;
+  }
+
+  private renderRun(run: PanelRun, cell: string | null = null): HTMLElement {
     const node = div('kaptain-panel-run');
     node.dataset.runId = run.runId;
     node.dataset.step = run.step;
@@ -411,6 +469,12 @@ export class RunsPanel extends Widget {
     cleanup.disabled = busy;
     cleanup.addEventListener('click', () => void this.cleanupRun(run));
     head.append(step, id, age);
+    if (cell !== null && run.notebook) {
+      // The card's way to its cell.
+      const where = this.cellLink(span('kaptain-panel-run-cell', cell), run.notebook, run.cellId);
+      where.title = `${run.notebook}${run.cellId ? `, cell id ${run.cellId}` : ''}`;
+      head.append(where);
+    }
     node.appendChild(head);
 
     const meta = div('kaptain-panel-run-meta');
@@ -661,15 +725,13 @@ export class RunsPanel extends Widget {
 
   private async prune(service: string): Promise<void> {
     const state = this._revisions.get(service);
-    const idle =
-      state && 'revisions' in state
-        ? state.revisions.filter(r => r.traffic_percent === 0 && !r.latest_ready).map(r => r.name)
-        : [];
+    // What the core will delete, as it decided it (pruneRevisions asks the cluster again).
+    const idle = state && 'revisions' in state ? state.revisions.filter(r => r.prunable).map(r => r.name) : [];
     const body = div('kaptain-panel-dialog');
     body.appendChild(
       paragraph(
         idle.length > 0
-          ? `Delete the Revisions of ${service} that serve no traffic (the latest ready one and any with traffic stay):`
+          ? `Delete the Revisions of ${service} that serve no traffic (the latest ready one, one still rolling out and any with traffic stay):`
           : `No Revision of ${service} is known to be idle; the cluster is asked again and only those without traffic are deleted.`
       )
     );
@@ -764,6 +826,9 @@ export class RunsPanel extends Widget {
   private _core: IKaptainCore;
   private _runs: IKaptainRuns;
   private _lookup: NotebookLookup;
+  private _openCell?: (notebook: string, cellId: string | null) => Promise<void>;
+  private _cellOrders = new Map<string, { cellIds: string[] | null; at: number }>();
+  private _ordering = new Set<string>();
   private _pollMillis: number;
   private _namespace: string | null = null;
   private _namespaceNode!: HTMLElement;
@@ -871,10 +936,6 @@ function sweepPlanNode(plan: SweptRun[], reasons: Map<string, string>, hours: st
   return body;
 }
 
-function shortId(id: string): string {
-  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
-}
-
 /** A CSS modifier for a status or state. */
 function statusClass(status: string): string {
   const s = status.toLowerCase();
@@ -898,7 +959,25 @@ function isNotFound(error: unknown): boolean {
   return /\b404\b|not found/i.test(errorMessage(error));
 }
 
-/** A NotebookLookup over the contents API, completed by the cells of open notebooks (unsaved). */
+/** Opens `path` (or shows it, when open) and makes the cell `cellId` the active one, in view. */
+async function openCell(app: JupyterFrontEnd, path: string, cellId: string | null): Promise<void> {
+  const widget: unknown = await app.commands.execute('docmanager:open', { path });
+  if (!(widget instanceof NotebookPanel)) {
+    return;
+  }
+  await widget.context.ready;
+  await widget.revealed;
+  const index = widget.content.widgets.findIndex(cell => cell.model.id === cellId);
+  if (index >= 0) {
+    widget.content.activeCellIndex = index;
+    await widget.content.scrollToItem(index, 'center');
+  }
+}
+
+/**
+ * A NotebookLookup over the contents API, completed by the cells of open notebooks (unsaved):
+ * an open notebook's cells come first, in the order it shows them.
+ */
 export function contentsLookup(contents: Contents.IManager, tracker: INotebookTracker | null): NotebookLookup {
   return async (path: string) => {
     const open: string[] = [];
@@ -911,7 +990,8 @@ export function contentsLookup(contents: Contents.IManager, tracker: INotebookTr
     });
     try {
       const model = await contents.get(path, { content: true });
-      return { cellIds: [...notebookCellIds(model.content), ...open] };
+      const saved = notebookCellIds(model.content).filter(id => !open.includes(id));
+      return { cellIds: [...open, ...saved] };
     } catch (error) {
       if (isNotFound(error)) {
         return open.length > 0 ? { cellIds: open } : null;
@@ -944,7 +1024,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new RunsPanel({
       core,
       runs,
-      lookup: contentsLookup(app.serviceManager.contents, tracker)
+      lookup: contentsLookup(app.serviceManager.contents, tracker),
+      openCell: (notebook, cellId) => openCell(app, notebook, cellId)
     });
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, PANEL_ID);

@@ -24,12 +24,17 @@ pub struct RevisionInfo {
     pub created: i64,
     /// The Knative Service it belongs to.
     pub service: String,
+    /// Whether pruning deletes it: it serves no traffic and is neither the latest ready
+    /// Revision nor the latest created (a rollout still on its way). The panel's preview shows
+    /// this, so that it lists exactly what [`prune_revisions`] deletes.
+    pub prunable: bool,
 }
 
 /// The rows for a Knative Service's Revisions, newest first, from the Service and where its
 /// traffic goes (`status.traffic` of the Service, or of its Route). Pure.
 pub fn revision_rows(service: &str, knative: &Value, traffic: &[Value], revisions: &[Value]) -> Vec<RevisionInfo> {
     let latest_ready = knative["status"]["latestReadyRevisionName"].as_str();
+    let latest_created = knative["status"]["latestCreatedRevisionName"].as_str();
     let mut rows: Vec<RevisionInfo> = revisions
         .iter()
         .map(|revision| {
@@ -43,9 +48,12 @@ pub fn revision_rows(service: &str, knative: &Value, traffic: &[Value], revision
             let ready = revision["status"]["conditions"]
                 .as_array()
                 .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            let traffic_percent = percent.min(100) as u32;
+            let latest_ready = latest_ready == Some(name.as_str());
             RevisionInfo {
-                traffic_percent: percent.min(100) as u32,
-                latest_ready: latest_ready == Some(name.as_str()),
+                prunable: traffic_percent == 0 && !latest_ready && latest_created != Some(name.as_str()),
+                traffic_percent,
+                latest_ready,
                 ready,
                 created: created_at(revision),
                 service: service.to_string(),
@@ -57,15 +65,9 @@ pub fn revision_rows(service: &str, knative: &Value, traffic: &[Value], revision
     rows
 }
 
-/// Whether pruning deletes a Revision: it serves no traffic and is neither the latest ready one
-/// nor the latest created (a rollout still on its way).
-pub fn prunable(row: &RevisionInfo, latest_created: Option<&str>) -> bool {
-    row.traffic_percent == 0 && !row.latest_ready && latest_created != Some(row.name.as_str())
-}
-
-/// The Revisions of a kaptain InferenceService, with the Knative Service status they were read
-/// against (empty when the serving operator has not made its Knative Service yet).
-async fn list<T: Transport>(client: &Client<T>, inference_service: &str, namespace: &str) -> Result<(Vec<RevisionInfo>, Value), ObjectError> {
+/// The Revisions of a kaptain InferenceService (empty when the serving operator has not made its
+/// Knative Service yet).
+async fn list<T: Transport>(client: &Client<T>, inference_service: &str, namespace: &str) -> Result<Vec<RevisionInfo>, ObjectError> {
     let (kind, _) = objects::find(client, "InferenceService", inference_service, namespace).await?;
     let kserve = kind == kinds::KSERVE_INFERENCE_SERVICE;
     for service in identity::predictor_service_names(inference_service, kserve) {
@@ -78,15 +80,14 @@ async fn list<T: Transport>(client: &Client<T>, inference_service: &str, namespa
         }
         let selector = format!("{KNATIVE_SERVICE_LABEL}={service}");
         let revisions = client.list(&kinds::KNATIVE_REVISION, namespace, &selector).await?;
-        let rows = revision_rows(&service, &knative, &traffic.unwrap_or_default(), &revisions.items);
-        return Ok((rows, knative));
+        return Ok(revision_rows(&service, &knative, &traffic.unwrap_or_default(), &revisions.items));
     }
-    Ok((Vec::new(), Value::Null))
+    Ok(Vec::new())
 }
 
 /// The Revisions behind a kaptain InferenceService, newest first.
 pub async fn revisions<T: Transport>(client: &Client<T>, inference_service: &str, namespace: &str) -> Result<Vec<RevisionInfo>, ObjectError> {
-    Ok(list(client, inference_service, namespace).await?.0)
+    list(client, inference_service, namespace).await
 }
 
 /// What pruning deleted and kept, by Revision name.
@@ -96,14 +97,12 @@ pub struct Pruned {
     pub kept: Vec<String>,
 }
 
-/// Deletes the Revisions of a kaptain InferenceService that serve no traffic ([`prunable`]),
-/// and waits until they are gone.
+/// Deletes the Revisions of a kaptain InferenceService that may be pruned
+/// ([`RevisionInfo::prunable`]), and waits until they are gone.
 pub async fn prune_revisions<T: Transport>(client: &Client<T>, inference_service: &str, namespace: &str) -> Result<Pruned, ObjectError> {
-    let (rows, knative) = list(client, inference_service, namespace).await?;
-    let latest_created = knative["status"]["latestCreatedRevisionName"].as_str();
     let mut pruned = Pruned::default();
-    for row in rows {
-        if prunable(&row, latest_created) {
+    for row in list(client, inference_service, namespace).await? {
+        if row.prunable {
             objects::remove(client, &kinds::KNATIVE_REVISION, namespace, &row.name).await?;
             pruned.deleted.push(row.name);
         } else {
@@ -146,16 +145,18 @@ mod tests {
         assert_eq!(rows[0].service, "m-predictor-default");
         assert_eq!(rows[1].created, 1_767_225_660);
 
-        let latest_created = service["status"]["latestCreatedRevisionName"].as_str();
-        let pruned: Vec<&str> = rows.iter().filter(|r| prunable(r, latest_created)).map(|r| r.name.as_str()).collect();
+        let pruned: Vec<&str> = rows.iter().filter(|r| r.prunable).map(|r| r.name.as_str()).collect();
         assert_eq!(pruned, ["m-predictor-default-00000"], "never the latest ready, the latest created, or one with traffic");
     }
 
     #[test]
     fn no_status_yet_means_no_traffic_and_nothing_ready() {
-        let rows = revision_rows("m-predictor", &Value::Null, &[], &[json!({"metadata": {"name": "m-predictor-00001"}})]);
+        let revision = json!({"metadata": {"name": "m-predictor-00001"}});
+        let rows = revision_rows("m-predictor", &Value::Null, &[], std::slice::from_ref(&revision));
         assert_eq!(rows[0].traffic_percent, 0);
         assert!(!rows[0].latest_ready && !rows[0].ready);
-        assert!(!prunable(&rows[0], Some("m-predictor-00001")));
+        // A rollout on its way: created, not ready yet, no traffic yet: never pruned.
+        let rolling_out = json!({"status": {"latestCreatedRevisionName": "m-predictor-00001"}});
+        assert!(!revision_rows("m-predictor", &rolling_out, &[], &[revision])[0].prunable);
     }
 }

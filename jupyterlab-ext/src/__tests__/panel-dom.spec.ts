@@ -67,8 +67,8 @@ beforeAll(() => {
 });
 
 const panels: RunsPanel[] = [];
-function mount(core: IKaptainCore, runs: IKaptainRuns): RunsPanel {
-  const panel = new RunsPanel({ core, runs, lookup: async () => null, pollMillis: 60_000 });
+function mount(core: IKaptainCore, runs: IKaptainRuns, extra: Partial<ConstructorParameters<typeof RunsPanel>[0]> = {}): RunsPanel {
+  const panel = new RunsPanel({ core, runs, lookup: async () => null, pollMillis: 60_000, ...extra });
   Widget.attach(panel, document.body);
   panels.push(panel);
   return panel;
@@ -94,8 +94,8 @@ describe('RunsPanel', () => {
         })
       ],
       [
-        { name: 'dev-mnist-predictor-default-00002', traffic_percent: 100, latest_ready: true, ready: true, created: 2, service: 'dev-mnist-predictor-default' },
-        { name: 'dev-mnist-predictor-default-00001', traffic_percent: 0, latest_ready: false, ready: true, created: 1, service: 'dev-mnist-predictor-default' }
+        { name: 'dev-mnist-predictor-default-00002', traffic_percent: 100, latest_ready: true, ready: true, created: 2, service: 'dev-mnist-predictor-default', prunable: false },
+        { name: 'dev-mnist-predictor-default-00001', traffic_percent: 0, latest_ready: false, ready: true, created: 1, service: 'dev-mnist-predictor-default', prunable: true }
       ]
     );
     const panel = mount(core, runs);
@@ -125,6 +125,83 @@ describe('RunsPanel', () => {
     expect(root.querySelector('.kaptain-panel-namespace')!.textContent).toContain('team');
     expect(root.querySelector('.kaptain-panel-run[data-run-id="t1"] .kaptain-panel-age')!.textContent).toBe('3 min');
     expect(root.querySelector('.kaptain-panel-empty')).toBeNull();
+  });
+
+  it("names a notebook by its file and a cell by its position, whole path and id on hover, each a link to it", async () => {
+    const { core, runs } = fakes(async () => [
+      summary('t1', { notebook: 'projects/vision/experiments/2026/mnist.ipynb', cell_id: 'kaptain-7f3a9c2e41' }),
+      summary('t2', { notebook: 'projects/vision/experiments/2026/mnist.ipynb', cell_id: 'gone-cell' }),
+      summary('o1', { ours: false, notebook_server: '/user/bob/', notebook: 'bob.ipynb', cell_id: 'bob-cell' })
+    ]);
+    const lookup = jest.fn(async (path: string) => (path.endsWith('mnist.ipynb') ? { cellIds: ['md-1', 'kaptain-7f3a9c2e41'] } : null));
+    const opened: [string, string | null][] = [];
+    const openCell = async (notebook: string, cellId: string | null) => void opened.push([notebook, cellId]);
+    const panel = mount(core, runs, { lookup, openCell });
+    const root = panel.node;
+    const allServers = root.querySelector<HTMLInputElement>('input[type="checkbox"]')!;
+    allServers.checked = true;
+    allServers.dispatchEvent(new Event('change'));
+    await panel.refresh();
+    const section = root.querySelector<HTMLElement>('.kaptain-panel-notebook[data-notebook="projects/vision/experiments/2026/mnist.ipynb"]')!;
+    const title = section.querySelector<HTMLElement>('.kaptain-panel-notebook-title')!;
+    expect(title.querySelector('.kaptain-panel-notebook-name')!.textContent).toBe('mnist.ipynb');
+    expect(title.querySelector('.kaptain-panel-notebook-dir')!.textContent).toBe('projects/vision/experiments/2026');
+    expect(title.title).toBe('projects/vision/experiments/2026/mnist.ipynb');
+    // Positions once the notebook was looked up (once, whatever the number of its runs).
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(lookup).toHaveBeenCalledTimes(1);
+    expect(lookup).toHaveBeenCalledWith('projects/vision/experiments/2026/mnist.ipynb');
+    const cells = Array.from(section.querySelectorAll<HTMLElement>('.kaptain-panel-cell-title'));
+    expect(cells.map(c => [c.textContent, c.title])).toEqual(
+      expect.arrayContaining([
+        ['cell 2', 'projects/vision/experiments/2026/mnist.ipynb, cell id kaptain-7f3a9c2e41'],
+        ['cell (no longer in the notebook)', 'projects/vision/experiments/2026/mnist.ipynb, cell id gone-cell']
+      ])
+    );
+    expect(root.querySelector('.kaptain-panel-run[data-run-id="t1"] .kaptain-panel-run-cell')!.textContent).toBe('cell 2');
+    // Another server's notebook is not this server's to look up: no position, no guess.
+    expect(lookup).not.toHaveBeenCalledWith('bob.ipynb');
+    expect(root.querySelector('.kaptain-panel-notebook[data-notebook="bob.ipynb"] .kaptain-panel-cell-title')!.textContent).toBe('cell');
+
+    section.querySelector<HTMLElement>('.kaptain-panel-notebook-name')!.click();
+    cells.find(c => c.textContent === 'cell 2')!.click();
+    root.querySelector<HTMLElement>('.kaptain-panel-run[data-run-id="t1"] [data-action="open-cell"]')!.dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'Enter' })
+    );
+    expect(opened).toEqual([
+      ['projects/vision/experiments/2026/mnist.ipynb', null],
+      ['projects/vision/experiments/2026/mnist.ipynb', 'kaptain-7f3a9c2e41'],
+      ['projects/vision/experiments/2026/mnist.ipynb', 'kaptain-7f3a9c2e41']
+    ]);
+  });
+
+  it("previews a prune with the core's decision: a Revision still rolling out is not listed", async () => {
+    const revision = (n: number, traffic: number, prunable: boolean) => ({
+      name: `dev-mnist-predictor-default-0000${n}`, traffic_percent: traffic, latest_ready: n === 2, ready: n !== 3, created: n,
+      service: 'dev-mnist-predictor-default', prunable
+    });
+    const { core, runs } = fakes(
+      async () => [
+        summary('d1', {
+          step: 'deploy',
+          status: 'Ready',
+          objects: [{ api_version: 'serving.kubeflow.org/v1beta1', kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
+        })
+      ],
+      // 00003: created, not ready, no traffic yet (a rollout): no traffic, yet kept.
+      [revision(3, 0, false), revision(2, 100, false), revision(1, 0, true)]
+    );
+    const panel = mount(core, runs);
+    await panel.refresh();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    panel.node.querySelector<HTMLButtonElement>('[data-action="prune"]')!.click();
+    await new Promise(resolve => setTimeout(resolve, 50));
+    const dialog = document.querySelector('.jp-Dialog')!;
+    expect(dialog).not.toBeNull();
+    expect(dialog.textContent).toContain('dev-mnist-predictor-default-00001');
+    expect(dialog.textContent).not.toContain('dev-mnist-predictor-default-00003');
+    dialog.querySelector<HTMLButtonElement>('.jp-mod-reject')!.click();
+    await new Promise(resolve => setTimeout(resolve, 0));
   });
 
   it('tells a new user what to do when the namespace has no runs', async () => {

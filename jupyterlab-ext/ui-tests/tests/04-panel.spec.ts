@@ -42,6 +42,19 @@ test('(d) after a reload mid-run, the panel shows the run and cleans it up', asy
   await expect(run).toHaveAttribute('data-step', 'train');
   await expect(run.locator('.kaptain-panel-object[data-kind="Job"]')).toBeVisible();
   await screenshot(panel, 'panel-run-after-reload');
+  // At the panel's default width: the notebook by its name (the whole path on hover), the cell
+  // by its position, and the run's link to its cell.
+  const section = panel.locator('.kaptain-panel-notebook').filter({ has: run });
+  await expect(section.locator('.kaptain-panel-notebook-name')).toHaveText('reload.ipynb');
+  await expect(section.locator('.kaptain-panel-notebook-title')).toHaveAttribute('title', `${tmpPath}/reload.ipynb`);
+  await expect(run.locator('.kaptain-panel-run-cell')).toHaveText('cell 1', { timeout: 30_000 });
+  const nameFits = await section
+    .locator('.kaptain-panel-notebook-name')
+    .evaluate(name => name.getBoundingClientRect().right <= name.parentElement!.getBoundingClientRect().right);
+  expect(nameFits, "the notebook's name is not cut").toBe(true);
+  await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').first().click();
+  await run.locator('[data-action="open-cell"]').click();
+  await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active')).toHaveCount(1);
 
   await run.locator('[data-action="cleanup"]').first().click();
   await acceptDialogIfAny(page, 5_000);
