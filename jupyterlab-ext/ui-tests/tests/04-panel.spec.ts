@@ -44,7 +44,8 @@ test('(d) after a reload mid-run, the panel shows the run and cleans it up', asy
   await screenshot(panel, 'panel-run-after-reload');
   // At the panel's default width: the notebook by its name (the whole path on hover), the cell
   // by its position, and the run's link to its cell.
-  const section = panel.locator('.kaptain-panel-notebook').filter({ has: run });
+  // `has` is looked for inside each section: a selector of its own, not `run` (rooted at the panel).
+  const section = panel.locator('.kaptain-panel-notebook').filter({ has: page.locator(`.kaptain-panel-run[data-run-id="${runId}"]`) });
   await expect(section.locator('.kaptain-panel-notebook-name')).toHaveText('reload.ipynb');
   await expect(section.locator('.kaptain-panel-notebook-title')).toHaveAttribute('title', `${tmpPath}/reload.ipynb`);
   await expect(run.locator('.kaptain-panel-run-cell')).toHaveText('cell 1', { timeout: 30_000 });
