@@ -24,6 +24,90 @@ pub enum Error {
     Context(#[from] ContextError),
 }
 
+/// An error as the front ends show it: the message, and what it is made of, so that none of
+/// them takes it apart again (where in the cell, which field, the fix, the API's answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorView {
+    pub message: String,
+    /// The message without its "line L, column C: " (the same when it has none).
+    pub detail: String,
+    pub field: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub fix: Option<String>,
+    /// The HTTP status of the answer that refused, and the Kubernetes reason when the API
+    /// server gave one.
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+}
+
+/// What an error of the core is made of beyond its text (see [`ErrorView`]). Matched by hand,
+/// not found through `dyn Error`: its vtables bring every error type's `Debug` into the wasm
+/// (7 KB).
+pub trait Explain: std::fmt::Display {
+    /// Fills in what this error knows; `view` holds the message already.
+    fn explain(&self, view: &mut ErrorView) {
+        let _ = view;
+    }
+
+    fn view(&self) -> ErrorView {
+        let message = self.to_string();
+        let mut view = ErrorView { detail: message.clone(), message, ..ErrorView::default() };
+        self.explain(&mut view);
+        view
+    }
+}
+
+impl Explain for SpecError {
+    fn explain(&self, view: &mut ErrorView) {
+        view.field = Some(self.field.clone());
+        view.fix = Some(self.fix.clone()).filter(|f| !f.is_empty());
+        if let Some(at) = self.location {
+            let prefix = format!("line {}, column {}: ", at.line, at.column);
+            view.detail = view.message.strip_prefix(&prefix).unwrap_or(&view.message).to_string();
+            (view.line, view.column) = (Some(at.line), Some(at.column));
+        }
+    }
+}
+
+impl Explain for Error {
+    fn explain(&self, view: &mut ErrorView) {
+        if let Error::Spec(spec) = self {
+            spec.explain(view);
+        }
+    }
+}
+
+impl Explain for crate::kube::KubeError {
+    fn explain(&self, view: &mut ErrorView) {
+        match self {
+            crate::kube::KubeError::Api(api) => (view.status, view.reason) = (Some(api.code), Some(api.reason.clone())),
+            crate::kube::KubeError::Gateway(gateway) => (view.status, view.fix) = (Some(gateway.code), Some(gateway.fix.clone())),
+            _ => {}
+        }
+    }
+}
+
+impl Explain for crate::engine::EngineError {
+    fn explain(&self, view: &mut ErrorView) {
+        use crate::engine::EngineError;
+        match self {
+            EngineError::SourceSecret { fix, .. } => view.fix = Some(fix.clone()),
+            EngineError::Kube(kube) => kube.explain(view),
+            EngineError::CreateFailed { source, .. } | EngineError::FollowFailed { source, .. } => source.explain(view),
+            _ => {}
+        }
+    }
+}
+
+impl Explain for crate::engine::objects::ObjectError {
+    fn explain(&self, view: &mut ErrorView) {
+        if let crate::engine::objects::ObjectError::Kube(kube) = self {
+            kube.explain(view);
+        }
+    }
+}
+
 /// What a front end passes besides the cell text.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -160,5 +244,27 @@ fn to_yaml(value: &Value) -> Yaml<'static> {
             }
             Yaml::Mapping(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::KubeError;
+
+    #[test]
+    fn an_error_view_carries_where_and_what_so_that_no_front_end_parses_the_text() {
+        let cell = "%%kaptain train\nmodel:\n  id: dev/mnist\n  framework: tensorflw\n";
+        let view = parse(cell, &Options::default()).unwrap_err().view();
+        assert_eq!((view.line, view.column, view.field.as_deref()), (Some(4), Some(14), Some("model.framework")));
+        assert!(view.message.starts_with("line 4, column 14: model.framework: "), "{}", view.message);
+        assert!(view.detail.starts_with("model.framework: \"tensorflw\""), "{}", view.detail);
+        assert!(view.fix.as_deref().is_some_and(|f| f.contains("tensorflow")), "{view:?}");
+
+        let body = br#"{"kind":"Status","code":403,"reason":"Forbidden","message":"secrets is forbidden"}"#;
+        let refused = crate::engine::EngineError::Kube(KubeError::from_response(403, None, body, "create", "secrets", "ns"));
+        let view = refused.view();
+        assert_eq!((view.status, view.reason.as_deref(), view.line), (Some(403), Some("Forbidden"), None));
+        assert_eq!(view.detail, view.message);
     }
 }

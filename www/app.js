@@ -233,7 +233,7 @@ function update() {
   try {
     summary = parse(text, options());
   } catch (error) {
-    showParseError(error.message);
+    showParseError(error);
     readForm(text, state.step);
     state.objects = [];
     $("#manifests").innerHTML = "";
@@ -263,14 +263,15 @@ function update() {
   setBusy(Boolean(state.running));
 }
 
-function showParseError(message) {
+/** The core's error (a KaptainError): where it points is given, the text is not taken apart. */
+function showParseError(error) {
   const status = $("#parse");
   editor.classList.add("invalid");
   status.className = "status error";
-  const at = /^line (\d+), column (\d+): /.exec(message);
-  status.innerHTML = at
-    ? `✗ <a href="#" data-line="${at[1]}" data-column="${at[2]}">line ${at[1]}, column ${at[2]}</a>: ${escapeHtml(message.slice(at[0].length))}`
-    : `✗ ${escapeHtml(message)}`;
+  const { line, column } = error;
+  status.innerHTML = Number.isInteger(line) && Number.isInteger(column)
+    ? `✗ <a href="#" data-line="${line}" data-column="${column}">line ${line}, column ${column}</a>: ${escapeHtml(error.detail ?? error.message)}`
+    : `✗ ${escapeHtml(error.message ?? String(error))}`;
 }
 
 /** Puts the caret where a parse error points. */

@@ -11,8 +11,8 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import type { CodeCell, ICodeCellModel } from '@jupyterlab/cells';
 import { INotebookCellExecutor, INotebookTracker, runCell as defaultRunCell } from '@jupyterlab/notebook';
 
-import { errorMessage, RunsModel } from './runs';
-import { ErrorCause, errorOutput, RUN_MIME, runOutput } from './output';
+import { RunsModel } from './runs';
+import { coreError, ErrorCause, errorOutput, RUN_MIME, runOutput } from './output';
 import { IKaptainCore, IKaptainRuns } from './tokens';
 
 /** The cell magic: the first non-blank text of the cell, followed by a blank or the end. */
@@ -149,10 +149,10 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
     showRunning(cell as CodeCell, true);
     model.trusted = true;
 
-    const fail = (message: string, cause: ErrorCause) => {
+    const fail = (reason: unknown, cause: ErrorCause) => {
       if (!cell.isDisposed) {
         model.outputs.clear();
-        model.outputs.add(errorOutput(message, source, cause));
+        model.outputs.add(errorOutput(coreError(reason), source, cause));
         showRunning(cell as CodeCell, false);
       }
       onCellExecuted({ cell, success: false });
@@ -168,12 +168,12 @@ export class KaptainCellExecutor implements INotebookCellExecutor {
       wasm = await core.wasm();
       [cluster, env, settings] = await Promise.all([core.cluster(), core.env(), core.settings()]);
     } catch (reason) {
-      return fail(errorMessage(reason), 'setup'); // the wasm, a chunk or the server: not the cell
+      return fail(reason, 'setup'); // the wasm, a chunk or the server: not the cell
     }
     try {
       summary = wasm.parse(source, { namespace: cluster.namespace, env, settings, notebook, cellId });
     } catch (reason) {
-      return fail(errorMessage(reason), 'cell');
+      return fail(reason, 'cell');
     }
 
     const done = runs.start({ cell: source, summary, notebook, cellId });

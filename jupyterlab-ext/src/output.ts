@@ -15,6 +15,9 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import type { PartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
+import type { KaptainError } from 'kaptain-wasm';
+
+import { errorMessage } from './panel-model';
 import type { IKaptainRuns, RunRecord, RunState } from './tokens';
 
 export const RUN_MIME = 'application/vnd.kaptain.run+json';
@@ -30,7 +33,7 @@ export interface RunOutputData {
 /** What the error output carries. */
 export interface CellErrorData {
   message: string;
-  /** 1-based, from the core's "line L, column C: ..." */
+  /** 1-based: where the core's error points (KaptainError's line and column). */
   line?: number;
   column?: number;
   /** The offending line of the cell. */
@@ -89,13 +92,22 @@ export function runOutput(record: RunRecord): DisplayData {
   };
 }
 
-/** The core's message, split into where and what: "line 4, column 14: model.framework: ..." */
-export function locateError(message: string, cell?: string): CellErrorData {
-  const match = /^line (\d+), column (\d+): /.exec(message);
-  const data: CellErrorData = { message };
-  if (match) {
-    data.line = Number(match[1]);
-    data.column = Number(match[2]);
+/** What the cell output needs of a rejection: the message, and where the core says it is. */
+export type CoreError = Pick<KaptainError, 'message' | 'line' | 'column'>;
+
+/** Whatever a call rejected with, as a CoreError (a KaptainError's position, when it has one). */
+export function coreError(reason: unknown): CoreError {
+  const at = (reason ?? {}) as Partial<KaptainError>;
+  const position = typeof at.line === 'number' && typeof at.column === 'number' ? { line: at.line, column: at.column } : {};
+  return { message: errorMessage(reason), ...position };
+}
+
+/** The error with the cell's line it points at. */
+export function locateError(error: CoreError, cell?: string): CellErrorData {
+  const data: CellErrorData = { message: error.message };
+  if (error.line !== undefined && error.column !== undefined) {
+    data.line = error.line;
+    data.column = error.column;
     const line = cell?.split('\n')[data.line - 1];
     if (line !== undefined) {
       data.excerpt = line;
@@ -104,9 +116,9 @@ export function locateError(message: string, cell?: string): CellErrorData {
   return data;
 }
 
-export function errorOutput(message: string, cell?: string, cause: ErrorCause = 'cell'): DisplayData {
-  const data = cause === 'cell' ? locateError(message, cell) : { message };
-  let text = `${errorTitle(cause)}\n${message}`;
+export function errorOutput(error: CoreError, cell?: string, cause: ErrorCause = 'cell'): DisplayData {
+  const data = cause === 'cell' ? locateError(error, cell) : { message: error.message };
+  let text = `${errorTitle(cause)}\n${error.message}`;
   if (data.excerpt !== undefined && data.column) {
     text += `\n  ${data.line} | ${data.excerpt}\n  ${' '.repeat(String(data.line).length)} | ${' '.repeat(
       Math.max(0, data.column - 1)

@@ -27,6 +27,7 @@ import {
   TabMessage
 } from './locks';
 import { createRendererFactories, expectedPhases, phaseProgress } from './output';
+import { errorMessage } from './panel-model';
 import { IKaptainCore, IKaptainRuns, KaptainBuildWasm, RunObjectView, RunRecord } from './tokens';
 
 /** How often pod logs are fetched while a run lives (ms). */
@@ -34,20 +35,6 @@ export const LOG_INTERVAL = 4000;
 /** Lines per container the cell shows. */
 export const LOG_TAIL_LINES = 30;
 
-/** The message of anything thrown. */
-export function errorMessage(reason: unknown): string {
-  if (reason instanceof Error) {
-    return reason.message;
-  }
-  if (typeof reason === 'string') {
-    return reason;
-  }
-  try {
-    return JSON.stringify(reason);
-  } catch {
-    return String(reason);
-  }
-}
 
 function upsertObject(record: RunRecord, kind: string, name: string): RunObjectView {
   let object = record.objects.find(o => o.kind === kind && o.name === name);

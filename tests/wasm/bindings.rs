@@ -217,6 +217,13 @@ fn a_bad_cell_throws_an_error_that_names_the_field_and_line() {
         "line 4, column 14: model.framework: \"tensorflo\" is not a supported framework; use tensorflow or pytorch"
     );
     assert_eq!(thrown(parse(cell, None)), thrown(plan(cell, "failed", None)));
+    // Its parts come with it (a KaptainError), so that no front end parses the text.
+    let error = to_json(&JsValue::from(render(cell, run("r1")).expect_err("the call throws")));
+    assert_eq!(error["line"], 4);
+    assert_eq!(error["column"], 14);
+    assert_eq!(error["field"], "model.framework");
+    assert_eq!(error["fix"], "use tensorflow or pytorch");
+    assert_eq!(error["detail"], "model.framework: \"tensorflo\" is not a supported framework; use tensorflow or pytorch");
 
     let misspelt = TRAIN.replace("hyperparameters:", "hyperparameter:");
     let message = thrown(render(&misspelt, None));

@@ -137,6 +137,17 @@ describe("kaptain wasm package", () => {
     assert.equal(thrown(() => kaptain.render(bad, { runId: "r1" })), expected);
     assert.equal(thrown(() => kaptain.parse(bad)), expected);
     assert.equal(thrown(() => kaptain.plan(bad, "succeeded")), expected);
+    // A KaptainError: where and what, so that no page parses the message.
+    let error;
+    try {
+      kaptain.parse(bad);
+    } catch (caught) {
+      error = caught;
+    }
+    assert.deepEqual(
+      { line: error.line, column: error.column, field: error.field, fix: error.fix, detail: error.detail },
+      { line: 4, column: 14, field: "model.framework", fix: "use tensorflow or pytorch", detail: expected.slice("line 4, column 14: ".length) },
+    );
     assert.equal(
       thrown(() => kaptain.render("%%kaptain trian\n")),
       'line 1, column 11: step: "trian" is not a step; did you mean train?',
@@ -245,7 +256,10 @@ describe("kaptain wasm package", () => {
     await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${server.address().port}`;
     try {
-      const filtered = await kaptain.runs({ server: url, namespace: "team-a" }).then(() => null, (e) => e.message);
+      const refused = await kaptain.runs({ server: url, namespace: "team-a" }).then(() => null, (e) => e);
+      assert.equal(refused.status, 403, "the status of the answer that refused");
+      assert.equal(refused.reason, undefined, "no Kubernetes reason: the API server did not answer");
+      const filtered = refused.message;
       assert.match(filtered, /^list [\w.]+ in "team-a": kubectl proxy answered 403, not the Kubernetes API: its filter refused the request/);
       assert.doesNotMatch(filtered, /cluster admin|Role/);
       answers.shift();
@@ -280,8 +294,10 @@ describe("kaptain wasm package", () => {
     const url = `http://127.0.0.1:${server.address().port}`;
     const options = { server: `${url}/kube`, secretCopy: `${url}/copy`, namespace: "team-a", runId: "sc1" };
     try {
-      const missing = await kaptain.apply(cells.train, options).then(() => null, (e) => e.message);
+      const refusal = await kaptain.apply(cells.train, options).then(() => null, (e) => e);
+      const missing = refusal.message;
       assert.match(missing, /^Secret "kaptain-registry-credentials" in namespace "team-a" holding registry credentials does not exist; create it with `kubectl -n team-a create secret docker-registry kaptain-registry-credentials /);
+      assert.match(refusal.fix, /^create it with `kubectl -n team-a create secret docker-registry /, "the fix comes apart from the message");
       const copies = requests.filter((r) => r.url.startsWith("/copy/"));
       assert.equal(copies.length, 1, JSON.stringify(requests.map((r) => `${r.method} ${r.url}`)));
       assert.equal(copies[0].method, "POST");

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import {
   ERROR_MIME,
+  coreError,
   errorOutput,
   locateError,
   phaseProgress,
@@ -150,9 +151,14 @@ describe('cell error output', () => {
   const cell = '%%kaptain train\nmodel:\n  id: dev/mnist\n  framework: tensorflw\n';
   const message = 'line 4, column 14: model.framework: "tensorflw" is not a supported framework; use tensorflow or pytorch';
 
-  it('points at the line and column of the core message', () => {
-    expect(locateError(message, cell)).toEqual({ message, line: 4, column: 14, excerpt: '  framework: tensorflw' });
-    const out = errorOutput(message, cell);
+  // What the core rejects with (a KaptainError): the position is given, not parsed.
+  const rejected = Object.assign(new Error(message), { line: 4, column: 14, field: 'model.framework' });
+
+  it('points at the line and column the core gives', () => {
+    expect(locateError(coreError(rejected), cell)).toEqual({ message, line: 4, column: 14, excerpt: '  framework: tensorflw' });
+    // The text alone says nothing about where: nothing reads it.
+    expect(locateError(coreError(new Error(message)), cell)).toEqual({ message });
+    const out = errorOutput(coreError(rejected), cell);
     expect(out.data['text/plain']).toContain(message);
     expect(out.data['text/plain']).toContain('4 |   framework: tensorflw');
     const node = document.createElement('div');
@@ -163,11 +169,11 @@ describe('cell error output', () => {
   });
 
   it('keeps a message without a position', () => {
-    expect(locateError('cannot reach the cluster')).toEqual({ message: 'cannot reach the cluster' });
+    expect(locateError(coreError(new Error('cannot reach the cluster')))).toEqual({ message: 'cannot reach the cluster' });
   });
 
   it('does not blame the cell when the run could not start', () => {
-    const out = errorOutput('Loading chunk 608 failed', cell, 'setup');
+    const out = errorOutput(coreError(new Error('Loading chunk 608 failed')), cell, 'setup');
     expect(out.data['text/plain']).toMatch(/^kaptain: the run could not start; nothing was created\./);
     const node = document.createElement('div');
     renderCellError(node, out.data[ERROR_MIME] as any);
@@ -175,7 +181,7 @@ describe('cell error output', () => {
       'kaptain: the run could not start; nothing was created.'
     );
     expect(node.querySelector('.kaptain-error-excerpt')).toBeNull();
-    renderCellError(node, errorOutput(message, cell).data[ERROR_MIME] as any);
+    renderCellError(node, errorOutput(coreError(rejected), cell).data[ERROR_MIME] as any);
     expect(node.querySelector('.kaptain-error-title')!.textContent).toContain('the cell is not valid');
   });
 });

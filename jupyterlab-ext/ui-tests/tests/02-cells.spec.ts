@@ -72,6 +72,10 @@ test('(f) a cell with a misspelt key says where, and creates nothing', async ({ 
   await expect(error).toContainText('framwork');
   // The line and the column: "line 4, column 3" (or 4:3).
   await expect(error).toContainText(/line \d+, column \d+|\b\d+:\d+\b/);
+  // The offending line, with a caret under the key: the position the core gave with its error.
+  const excerpt = cellNode.locator('.kaptain-error-excerpt');
+  await expect(excerpt).toContainText('framwork: tensorflow');
+  await expect(excerpt).toContainText('^');
   await screenshot(cellNode, 'cell-output-error');
 
   // Give anything wrongly in flight time to show up, then compare.
