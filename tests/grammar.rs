@@ -1,6 +1,6 @@
 //! The %%kaptain grammar with good and bad input: what the user reads when a cell is wrong.
 
-use kaptain::spec::{parse_cell, Algorithm, Cell, Domain, ParseContext, ServingApi, StepSpec};
+use kaptain::spec::{parse_cell, Algorithm, Cell, Domain, MetricStrategy, ParseContext, ServingApi, StepSpec};
 
 const MODEL: &str = "model:
   id: dev/mnist
@@ -82,6 +82,8 @@ objectives: [loss, accuracy]
     let t = tune(&cell);
     assert_eq!(t.algorithm, Algorithm::Grid);
     assert_eq!(t.objectives, vec!["loss", "accuracy"]);
+    // The objective follows objective_type; accuracy, an additional metric, is best high.
+    assert_eq!(t.metric_strategies, vec![MetricStrategy::Min, MetricStrategy::Max]);
     assert_eq!((t.trials, t.parallel_trials, t.failed_trials), (16, 2, 4));
     let domains: Vec<_> = t.domains.iter().map(|(_, d)| d.clone()).collect();
     assert_eq!(domains[0], Domain::Double { min: 0.001, max: 0.1, step: Some(0.01) });
@@ -149,6 +151,8 @@ const BAD_CELLS: &[(&str, &[&str])] = &[
     ("%%kaptain tune\nMODELhyperparameters:\n  lr: {min: 0.1, max: 0.01}\nobjectives: [acc]\n", &["hyperparameters.lr", "min 0.1 is not below max 0.01"]),
     ("%%kaptain tune\nMODELhyperparameters:\n  lr: {min: 0.1}\nobjectives: [acc]\n", &["needs min and max"]),
     ("%%kaptain tune\nMODELhyperparameters:\n  lr: [0.1]\n", &["objectives: is missing"]),
+    ("%%kaptain tune\nMODELhyperparameters:\n  lr: [0.1]\nobjectives: [a, loss]\nmetric_strategies: {los: min}\n", &["metric_strategies.los", "not one of objectives", "add it to objectives"]),
+    ("%%kaptain tune\nMODELhyperparameters:\n  lr: [0.1]\nobjectives: [a, loss]\nmetric_strategies: {loss: lowest}\n", &["metric_strategies.loss", "\"lowest\" is not a metric strategy", "min, max or latest"]),
     ("%%kaptain tune --parallel-trials 5 --trials 4\nMODELhyperparameters:\n  lr: [0.1]\nobjectives: [a]\n", &["parallel_trials", "5 is more than trials (4)"]),
     ("%%kaptain tune --algorithm bayesian-optimisation\nMODELhyperparameters:\n  lr: [0.1]\nobjectives: [a]\n", &["is not a Katib search algorithm", "did you mean"]),
     ("%%kaptain tune --algorithm enas\nMODELhyperparameters:\n  lr: [0.1]\nobjectives: [a]\n", &["neural architecture search"]),
@@ -190,4 +194,14 @@ fn namespace_from_the_front_end_must_agree_with_the_cell() {
     assert_eq!(ok.config.namespace, "team-a");
     let clash = parse_cell(&format!("%%kaptain build\n{MODEL}config:\n  namespace: team-b\n"), &context).unwrap_err();
     assert!(clash.to_string().contains("config.namespace: is \"team-b\" but the namespace in use is \"team-a\""), "{clash}");
+}
+
+#[test]
+fn metric_strategies_default_by_name_and_follow_the_cell() {
+    let cell = parse(&format!(
+        "%%kaptain tune\n{MODEL}hyperparameters:\n  lr: [0.1]\nobjectives: [accuracy, val_loss, Error_Rate, auc, throughput]\nmetric_strategies: {{throughput: latest}}\n"
+    ))
+    .unwrap();
+    use MetricStrategy::*;
+    assert_eq!(tune(&cell).metric_strategies, vec![Max, Min, Min, Max, Latest]);
 }

@@ -45,8 +45,12 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
             if is_true(object, "Failed") {
                 return done(Outcome::Failed, "Failed");
             }
-            let active = object["status"]["active"].as_u64().unwrap_or(0);
-            let state = if active > 0 { "Running" } else { "Pending" };
+            // Pending only until a pod starts: once one ran, the Job is Running until its
+            // Complete / Failed condition, which the Job controller sets a moment after the
+            // last pod ends (active is back to 0 in between).
+            let status = &object["status"];
+            let started = ["active", "succeeded", "failed"].iter().any(|n| status[*n].as_u64().unwrap_or(0) > 0);
+            let state = if started { "Running" } else { "Pending" };
             Progress { state: state.into(), message: String::new(), outcome: None }
         }
         "TFJob" | "PyTorchJob" | "Experiment" => {
@@ -120,6 +124,10 @@ mod tests {
         let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
         assert_eq!(progress("Job", &failed).outcome, Some(Outcome::Failed));
         assert_eq!(progress("Job", &json!({"status": {"active": 1}})).state, "Running");
+        assert_eq!(progress("Job", &json!({"status": {}})).state, "Pending");
+        // The pod ended, the Complete condition is not there yet: still Running, not Pending.
+        let ending = json!({"status": {"active": 0, "succeeded": 1, "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}]}});
+        assert_eq!(progress("Job", &ending), Progress { state: "Running".into(), message: String::new(), outcome: None });
     }
 
     #[test]

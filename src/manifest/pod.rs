@@ -50,7 +50,9 @@ pub fn template_meta(ctx: &Ctx<'_>, step: Step) -> Value {
     })
 }
 
-/// The pod every training replica runs: the built image, the main file, the arguments.
+/// The pod every training replica runs: the built image, the main file, the arguments. No
+/// `restartPolicy`: the replica's is the one that counts, and the training operator warns
+/// (`SetPodTemplateRestartPolicy`) on every pod whose template sets one too.
 pub fn training_template(ctx: &Ctx<'_>, step: Step, args: Vec<String>, resources: &Resources) -> Value {
     let model = &ctx.cell.model;
     let mut container = json!({});
@@ -68,7 +70,6 @@ pub fn training_template(ctx: &Ctx<'_>, step: Step, args: Vec<String>, resources
         "spec": {
             "containers": [container],
             "imagePullSecrets": [{ "name": ctx.cell.config.registry_credentials_secret }],
-            "restartPolicy": "Never",
         },
     })
 }

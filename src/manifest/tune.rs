@@ -65,6 +65,13 @@ pub(super) fn experiment(ctx: &Ctx<'_>, spec: &TuneSpec) -> Manifest {
     if spec.objectives.len() > 1 {
         objective["additionalMetricNames"] = json!(spec.objectives[1..]);
     }
+    // Explicit for every metric: Katib would give additional ones the objective's type.
+    objective["metricStrategies"] = spec
+        .objectives
+        .iter()
+        .zip(&spec.metric_strategies)
+        .map(|(name, strategy)| json!({ "name": name, "value": strategy.as_str() }))
+        .collect();
     let mut algorithm = json!({ "algorithmName": spec.algorithm.katib_name() });
     if !spec.algorithm_settings.is_empty() {
         algorithm["algorithmSettings"] =

@@ -20,7 +20,7 @@ pub use model::{Framework, Model};
 pub use quantity::Quantity;
 pub use yaml::parse_duration;
 pub use steps::{
-    Algorithm, DeploySpec, Domain, ObjectiveType, Resources, StepSpec, TrainSpec, TuneSpec,
+    Algorithm, DeploySpec, Domain, MetricStrategy, ObjectiveType, Resources, StepSpec, TrainSpec, TuneSpec,
 };
 
 use std::fmt;

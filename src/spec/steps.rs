@@ -32,6 +32,7 @@ const TUNE_KEYWORDS: &[(&str, Kind)] = &[
     ("objectives", Kind::Value),
     ("objective_goal", Kind::Value),
     ("objective_type", Kind::Value),
+    ("metric_strategies", Kind::Value),
     ("workers", Kind::Value),
     ("gpus", Kind::Value),
     ("cpu", Kind::Value),
@@ -130,6 +131,37 @@ impl ObjectiveType {
     }
 }
 
+/// How Katib reduces a metric's values in a trial to the one it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricStrategy {
+    Min,
+    Max,
+    Latest,
+}
+
+impl MetricStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricStrategy::Min => "min",
+            MetricStrategy::Max => "max",
+            MetricStrategy::Latest => "latest",
+        }
+    }
+
+    /// Without one in the cell: the objective follows `objective_type`; an additional metric
+    /// whose name says it should be small (loss, error, ...) is `min`, any other `max`. Katib
+    /// itself would give every metric the objective's type, reporting a loss at its worst.
+    fn default_for(name: &str, objective: Option<ObjectiveType>) -> MetricStrategy {
+        const SMALL_IS_GOOD: [&str; 7] = ["loss", "error", "mse", "mae", "latency", "perplexity", "wer"];
+        match objective {
+            Some(ObjectiveType::Maximize) => MetricStrategy::Max,
+            Some(ObjectiveType::Minimize) => MetricStrategy::Min,
+            None if SMALL_IS_GOOD.iter().any(|word| name.to_ascii_lowercase().contains(word)) => MetricStrategy::Min,
+            None => MetricStrategy::Max,
+        }
+    }
+}
+
 /// Katib's hyperparameter search algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -181,6 +213,8 @@ pub struct TuneSpec {
     pub objectives: Vec<String>,
     pub objective_goal: Option<f64>,
     pub objective_type: ObjectiveType,
+    /// One per objective, in the same order: the cell's, else [`MetricStrategy::default_for`].
+    pub metric_strategies: Vec<MetricStrategy>,
     pub workers: u32,
     pub resources: Resources,
     pub trials: u32,
@@ -285,6 +319,7 @@ fn read_tune(fields: &[Field<'_>], env: &Env) -> Result<TuneSpec, SpecError> {
         objectives: Vec::new(),
         objective_goal: None,
         objective_type: ObjectiveType::Maximize,
+        metric_strategies: Vec::new(),
         workers: 2,
         resources: Resources::default(),
         trials: 16,
@@ -298,6 +333,7 @@ fn read_tune(fields: &[Field<'_>], env: &Env) -> Result<TuneSpec, SpecError> {
     };
     let mut hyperparameters_at = None;
     let mut parallel_at = None;
+    let mut strategies: Vec<(Field<'_>, MetricStrategy)> = Vec::new();
     for field in fields {
         let value = field.node();
         if read_resources(field.key, value, &mut spec.resources)? {
@@ -319,6 +355,17 @@ fn read_tune(fields: &[Field<'_>], env: &Env) -> Result<TuneSpec, SpecError> {
                     "maximize" => ObjectiveType::Maximize,
                     "minimize" => ObjectiveType::Minimize,
                     other => return Err(value.error(format!("{other:?} is not an objective type"), "use maximize or minimize")),
+                }
+            }
+            "metric_strategies" => {
+                for metric in value.mapping(&[])? {
+                    let strategy = match metric.node().text()?.to_ascii_lowercase().as_str() {
+                        "min" => MetricStrategy::Min,
+                        "max" => MetricStrategy::Max,
+                        "latest" => MetricStrategy::Latest,
+                        other => return Err(metric.node().error(format!("{other:?} is not a metric strategy"), "use min, max or latest")),
+                    };
+                    strategies.push((metric, strategy));
                 }
             }
             "workers" => spec.workers = value.integer(1, 64)? as u32,
@@ -354,6 +401,21 @@ fn read_tune(fields: &[Field<'_>], env: &Env) -> Result<TuneSpec, SpecError> {
     if spec.objectives.is_empty() {
         return Err(SpecError::new("objectives", "is missing", "add the metric to optimise, e.g. `objectives: [accuracy]`"));
     }
+    if let Some((unknown, _)) = strategies.iter().find(|(m, _)| !spec.objectives.iter().any(|o| o == m.key)) {
+        return Err(unknown.node().error(
+            format!("metric_strategies names {:?}, which is not one of objectives", unknown.key),
+            "add it to objectives, or remove it from metric_strategies",
+        ));
+    }
+    spec.metric_strategies = spec
+        .objectives
+        .iter()
+        .enumerate()
+        .map(|(i, name)| match strategies.iter().find(|(m, _)| m.key == name) {
+            Some((_, strategy)) => *strategy,
+            None => MetricStrategy::default_for(name, (i == 0).then_some(spec.objective_type)),
+        })
+        .collect();
     if spec.parallel_trials > spec.trials {
         return Err(err(
             "parallel_trials",
