@@ -2,17 +2,58 @@
 //! Cleanup by label walks this list, so an object of any of these kinds is found even when
 //! its create request was still in flight.
 
+/// A kind as the rest of the code holds it: from the moment a manifest is built to the moment
+/// its object is deleted, never a string. JavaScript and the CLI see its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KindInfo {
     pub group: &'static str,
     pub version: &'static str,
     pub kind: &'static str,
     pub plural: &'static str,
+    pub follow: Follow,
+}
+
+/// How a run reads an object's progress to an outcome (see `engine::status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Follow {
+    /// Never followed: Secrets, ServiceAccounts, and what others make from kaptain's objects.
+    Not,
+    /// A batch Job: its Complete / Failed conditions.
+    Job,
+    /// TFJob, PyTorchJob, Experiment: their Succeeded / Failed conditions.
+    Conditions,
+    /// An InferenceService: Ready, of its latest generation.
+    Serving,
+}
+
+impl serde::Serialize for KindInfo {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.kind)
+    }
+}
+
+impl std::fmt::Display for KindInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind)
+    }
 }
 
 impl KindInfo {
     const fn new(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str) -> Self {
-        KindInfo { group, version, kind, plural }
+        KindInfo { group, version, kind, plural, follow: Follow::Not }
+    }
+
+    const fn followed(self, follow: Follow) -> Self {
+        KindInfo { follow, ..self }
+    }
+
+    pub fn is_inference_service(&self) -> bool {
+        self.follow == Follow::Serving
+    }
+
+    /// A Job or a training / tuning job: it runs towards Succeeded or Failed by itself.
+    pub fn works_towards_an_outcome(&self) -> bool {
+        matches!(self.follow, Follow::Job | Follow::Conditions)
     }
 
     /// `apiVersion` as manifests write it (`v1` for the core group).
@@ -40,15 +81,16 @@ pub const SERVICE_ACCOUNT: KindInfo = KindInfo::new("", "v1", "ServiceAccount", 
 /// Image records (see `identity::image_record_name`), not created by runs.
 pub const CONFIG_MAP: KindInfo = KindInfo::new("", "v1", "ConfigMap", "configmaps");
 pub const POD: KindInfo = KindInfo::new("", "v1", "Pod", "pods");
-pub const JOB: KindInfo = KindInfo::new("batch", "v1", "Job", "jobs");
-pub const TFJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "TFJob", "tfjobs");
-pub const PYTORCHJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs");
-pub const EXPERIMENT: KindInfo = KindInfo::new("kubeflow.org", "v1beta1", "Experiment", "experiments");
+pub const JOB: KindInfo = KindInfo::new("batch", "v1", "Job", "jobs").followed(Follow::Job);
+pub const TFJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "TFJob", "tfjobs").followed(Follow::Conditions);
+pub const PYTORCHJOB: KindInfo = KindInfo::new("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs").followed(Follow::Conditions);
+pub const EXPERIMENT: KindInfo =
+    KindInfo::new("kubeflow.org", "v1beta1", "Experiment", "experiments").followed(Follow::Conditions);
 pub const TRIAL: KindInfo = KindInfo::new("kubeflow.org", "v1beta1", "Trial", "trials");
 pub const KFSERVING_INFERENCE_SERVICE: KindInfo =
-    KindInfo::new("serving.kubeflow.org", "v1beta1", "InferenceService", "inferenceservices");
+    KindInfo::new("serving.kubeflow.org", "v1beta1", "InferenceService", "inferenceservices").followed(Follow::Serving);
 pub const KSERVE_INFERENCE_SERVICE: KindInfo =
-    KindInfo::new("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices");
+    KindInfo::new("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices").followed(Follow::Serving);
 pub const KNATIVE_SERVICE: KindInfo = KindInfo::new("serving.knative.dev", "v1", "Service", "services");
 pub const KNATIVE_CONFIGURATION: KindInfo =
     KindInfo::new("serving.knative.dev", "v1", "Configuration", "configurations");
@@ -67,11 +109,6 @@ pub const CREATED_KINDS: [KindInfo; 8] = [
     SERVICE_ACCOUNT,
     SECRET,
 ];
-
-/// The kind a manifest names, among those kaptain creates.
-pub fn created_kind(api_version: &str, kind: &str) -> Option<KindInfo> {
-    CREATED_KINDS.into_iter().find(|k| k.kind == kind && k.api_version() == api_version)
-}
 
 /// The Knative kinds KFServing makes for an InferenceService (owned by it, so they go with it).
 pub const KNATIVE_KINDS: [KindInfo; 4] = [KNATIVE_SERVICE, KNATIVE_CONFIGURATION, KNATIVE_ROUTE, KNATIVE_REVISION];

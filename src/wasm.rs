@@ -248,7 +248,6 @@ export interface RunReport {
 }
 
 export interface RunObject {
-  api_version: string;
   kind: string;
   name: string;
   step: string;

@@ -101,7 +101,7 @@ fn sweep_counts_from_when_a_run_ended_and_only_touches_the_runs_asked_for() {
         &kaptain::identity::RunId::parse("a1").unwrap(),
     )
     .unwrap();
-    for object in served.iter().filter(|m| m.kind == "Secret" && m.name.ends_with("-context")) {
+    for object in served.iter().filter(|m| m.kind.kind == "Secret" && m.name.ends_with("-context")) {
         let mut secret = object.object.clone();
         secret["data"] = serde_json::json!({"x": "eA=="});
         kubectl_apply(&ns, &secret);

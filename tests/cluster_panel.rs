@@ -80,7 +80,7 @@ async fn resume_show_prune_and_sweep_as_the_panel_does() {
     assert!(elsewhere.is_empty(), "another server's sweep does not touch this server's run");
     let swept = runs::sweep(&client, &ns, &named(ours.clone()), false, &mut |_, _| {}).await.unwrap();
     assert_eq!(swept.len(), 1);
-    assert_eq!(swept[0].deleted.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["TFJob"]);
+    assert_eq!(swept[0].deleted.iter().map(|o| o.kind.kind).collect::<Vec<_>>(), ["TFJob"]);
     eventually("swept", || objects_of_run(&ns, "p1"), |left| left.is_empty()).await;
 
     // Two deploys of one model: two Revisions, the older one without traffic is pruned.
@@ -101,7 +101,7 @@ async fn resume_show_prune_and_sweep_as_the_panel_does() {
     let pruned = serving::prune_revisions(&client, "test-panel", &ns).await.unwrap();
     assert_eq!((pruned.deleted, pruned.kept), (vec!["test-panel-predictor-default-00001".to_string()], vec!["test-panel-predictor-default-00002".to_string()]));
     let deleted = objects::delete_object(&client, "InferenceService", "test-panel", &ns).await.unwrap();
-    assert_eq!(deleted.kind, "InferenceService");
+    assert_eq!(deleted.kind.kind, "InferenceService");
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
 

@@ -29,7 +29,7 @@ fn expected(entry: &PlanEntry, step_of_object: &str, run_step: &str, outcome: Ou
         return Delete;
     }
     let ok = outcome == Outcome::Succeeded;
-    match (entry.kind.as_str(), step_of_object) {
+    match (entry.kind.kind, step_of_object) {
         ("Secret" | "Job", "build") => if ok { Delete } else { Keep },
         ("TFJob" | "PyTorchJob", _) => if s.force_cleanup { Delete } else { Keep },
         ("Experiment", _) => if ok && s.delete_experiment { Delete } else { Keep },
@@ -114,7 +114,7 @@ fn the_cell_wins_over_the_environment() {
     let text = format!("%%kaptain train\n{}force_cleanup: false\n", MODEL_BUILD.replace("FRAMEWORK", "tensorflow"));
     let options = Options { env: vec![("KAPTAIN_SDK_FORCE_CLEANUP".into(), "true".into())], ..Options::default() };
     let plan = ops::plan(&text, &options, &run_id, Outcome::Succeeded).unwrap();
-    let job = plan.iter().find(|e| e.kind == "TFJob").unwrap();
+    let job = plan.iter().find(|e| e.kind.kind == "TFJob").unwrap();
     assert_eq!(job.action, Action::Keep);
     assert!(job.reason.contains("force_cleanup is off"), "{}", job.reason);
 }
@@ -124,7 +124,7 @@ fn deletes_come_consumers_first() {
     let run_id = RunId::parse("r1").unwrap();
     let text = format!("%%kaptain train\n{}", MODEL_BUILD.replace("FRAMEWORK", "tensorflow"));
     let plan = ops::plan(&text, &Options::default(), &run_id, Outcome::Interrupted).unwrap();
-    let kinds: Vec<&str> = plan.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = plan.iter().map(|e| e.kind.kind).collect();
     assert_eq!(kinds, ["TFJob", "Job", "Secret", "Secret"]);
 }
 
@@ -134,10 +134,10 @@ fn ttl_comes_from_the_environment_when_the_cell_is_silent() {
     let text = format!("%%kaptain train\n{}", MODEL_BUILD.replace("FRAMEWORK", "pytorch"));
     let options = Options { env: vec![("KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED".into(), "600".into())], ..Options::default() };
     let objects = ops::render(&text, &options, &run_id).unwrap();
-    let job = objects.iter().find(|m| m.kind == "PyTorchJob").unwrap();
+    let job = objects.iter().find(|m| m.kind.kind == "PyTorchJob").unwrap();
     assert_eq!(job.object["spec"]["runPolicy"]["ttlSecondsAfterFinished"], 600);
     let text = format!("{text}ttl_seconds_after_finished: 60\n");
     let objects = ops::render(&text, &options, &run_id).unwrap();
-    let job = objects.iter().find(|m| m.kind == "PyTorchJob").unwrap();
+    let job = objects.iter().find(|m| m.kind.kind == "PyTorchJob").unwrap();
     assert_eq!(job.object["spec"]["runPolicy"]["ttlSecondsAfterFinished"], 60);
 }

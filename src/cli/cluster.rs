@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use kaptain::engine::{self, runs, Engine, Event, RunReport};
 use kaptain::identity::RunId;
+use kaptain::kinds;
 use kaptain::kube::Client;
 use kaptain::lifecycle::Outcome;
 use kaptain::native::{NativeTransport, Target};
@@ -110,7 +111,7 @@ pub fn apply(cell: &CellArgs, cluster: &ClusterArgs, follow: bool, build: &Build
 fn context_uri(objects: &[kaptain::manifest::Manifest]) -> String {
     objects
         .iter()
-        .filter(|m| m.kind == "Job")
+        .filter(|m| m.kind == kinds::JOB)
         .flat_map(|m| m.object["spec"]["template"]["spec"]["containers"][0]["args"].as_array().cloned().unwrap_or_default())
         .find_map(|arg| arg.as_str().and_then(|a| a.strip_prefix("--context=")).map(String::from))
         .unwrap_or_default()

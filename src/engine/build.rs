@@ -34,8 +34,8 @@ pub(super) async fn record<T: Transport>(client: &Client<T>, cell: &Cell, run: &
     let namespace = &cell.config.namespace;
     let model = identity::label_value(&cell.model.id);
     let record = json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
+        "apiVersion": kinds::CONFIG_MAP.api_version(),
+        "kind": kinds::CONFIG_MAP.kind,
         "metadata": {
             "name": identity::image_record_name(image),
             "namespace": namespace,

@@ -50,7 +50,7 @@ fn need(names: &Names, secret: &str) -> Option<(&'static Need, &'static str)> {
 /// What the server must copy for a per-run Secret (None for every other object).
 pub(super) fn copy_of<'m>(names: &Names, object: &'m Manifest) -> Option<SecretCopy<'m>> {
     let source = object.object["metadata"]["annotations"][CREDENTIALS_FROM_ANNOTATION].as_str()?;
-    let (need, _) = need(names, &object.name).filter(|_| object.kind == kinds::SECRET.kind)?;
+    let (need, _) = need(names, &object.name).filter(|_| object.kind == kinds::SECRET)?;
     Some(SecretCopy { source, keys: need.keys })
 }
 
@@ -84,7 +84,7 @@ fn unreadable(secret: &str, namespace: &str, message: &str) -> EngineError {
 /// missing key and how to create it, before anything is created.
 pub(super) async fn fill<T: Transport>(client: &Client<T>, cell: &Cell, names: &Names, objects: &mut [Manifest]) -> Result<(), EngineError> {
     let namespace = cell.config.namespace.clone();
-    for object in objects.iter_mut().filter(|m| m.kind == kinds::SECRET.kind) {
+    for object in objects.iter_mut().filter(|m| m.kind == kinds::SECRET) {
         let Some(source) = object.object["metadata"]["annotations"][CREDENTIALS_FROM_ANNOTATION].as_str().map(String::from) else {
             continue;
         };

@@ -13,7 +13,7 @@ pub mod runs;
 pub mod serving;
 pub mod status;
 
-use std::cell::RefCell;
+use std::cell::{self, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -25,15 +25,15 @@ use serde::Serialize;
 #[cfg(feature = "build-step")]
 use crate::context::Context;
 use crate::identity::{self, Names, RunId, RunIdentity};
-use crate::kinds::{self, KindInfo};
+use crate::kinds::{self, Follow, KindInfo};
 use crate::kube::{Client, KubeError, Transport, WatchEvent};
-use crate::lifecycle::{self, Action, Outcome, PlanEntry, RunEnd};
+use crate::lifecycle::{self, Action, Outcome, PlanEntry, Resource, RunEnd};
 #[cfg(feature = "build-step")]
 use crate::manifest;
 use crate::manifest::Manifest;
 use crate::spec::{Cell, Step, StepSpec};
 
-pub use status::{progress, Progress};
+pub use status::progress;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -85,28 +85,38 @@ pub enum Event {
     ContextUploaded { uri: String, bytes: usize, checksum: String },
     /// `resumed`: the object existed already (a resumed run, see [`Engine::resume`]).
     Created {
-        kind: String,
+        kind: KindInfo,
         name: String,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         resumed: bool,
     },
-    Status { kind: String, name: String, state: String, message: String },
+    Status { kind: KindInfo, name: String, state: String, message: String },
     PhaseEnded { phase: Step, outcome: Outcome, message: String },
-    Deleted { kind: String, name: String, reason: String },
-    Kept { kind: String, name: String, reason: String },
+    Deleted { kind: KindInfo, name: String, reason: String },
+    Kept { kind: KindInfo, name: String, reason: String },
     /// Put back as it was before the run: an InferenceService a replacing deploy applied over.
-    Restored { kind: String, name: String, reason: String },
+    Restored { kind: KindInfo, name: String, reason: String },
     /// A dry run's answer for one object (see [`Engine::dry_run`]): None when the server accepts it.
-    Checked { kind: String, name: String, error: Option<String> },
+    Checked { kind: KindInfo, name: String, error: Option<String> },
     /// Cleanup could not confirm this object gone.
-    Remains { kind: String, name: String, why: String },
+    Remains { kind: KindInfo, name: String, why: String },
 }
 
 /// An object of the run, by kind and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRef {
-    pub kind: String,
+    pub kind: KindInfo,
     pub name: String,
+}
+
+impl ObjectRef {
+    pub fn of(object: &Manifest) -> ObjectRef {
+        ObjectRef { kind: object.kind, name: object.name.clone() }
+    }
+
+    fn is(&self, object: &Manifest) -> bool {
+        self.kind == object.kind && self.name == object.name
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,6 +145,12 @@ pub struct CleanupReport {
 pub(crate) const CONFIRM_DEADLINE_SECONDS: i64 = 60;
 pub(crate) const POLL: Duration = Duration::from_millis(200);
 
+/// What validation found: the objects a resumed run made already, or a dry run's whole answer.
+enum Validation {
+    Ready { existing: Vec<ObjectRef> },
+    DryRun(RunReport),
+}
+
 pub struct Engine<'a, T> {
     client: &'a Client<T>,
     cell: &'a Cell,
@@ -142,6 +158,11 @@ pub struct Engine<'a, T> {
     /// Shared by the run's concurrent parts (following the Job and streaming its log); never
     /// borrowed across an await.
     events: RefCell<&'a mut dyn FnMut(Event)>,
+    /// What the run created so far, and whether it got to following them (after which a
+    /// failure must not delete anything): read when it fails or is interrupted part-way.
+    /// Cells, not a RefCell: nothing holds them across an await, and nothing can panic.
+    created: cell::Cell<Vec<ObjectRef>>,
+    following: cell::Cell<bool>,
     resume: bool,
     dry_run: bool,
     #[cfg(feature = "build-step")]
@@ -155,6 +176,8 @@ impl<'a, T: Transport> Engine<'a, T> {
             cell,
             run,
             events: RefCell::new(events),
+            created: cell::Cell::default(),
+            following: cell::Cell::new(false),
             resume: false,
             dry_run: false,
             #[cfg(feature = "build-step")]
@@ -197,25 +220,25 @@ impl<'a, T: Transport> Engine<'a, T> {
         (self.events.borrow_mut())(event);
     }
 
+    fn report(&self, outcome: Outcome, phase: Step, message: String, plan: Vec<PlanEntry>) -> RunReport {
+        RunReport { run_id: self.run.run_id.to_string(), outcome, phase, message, created: Vec::new(), plan, cleanup: None }
+    }
+
     /// Runs the step: validates and creates its objects and, with `follow`, follows them to an
     /// outcome and applies the plan. If `cancelled` completes first the run is interrupted and
     /// everything of it is deleted.
     pub async fn run(&mut self, objects: Vec<Manifest>, follow: bool, cancelled: impl Future<Output = ()>) -> Result<RunReport, EngineError> {
-        let mut created = Vec::new();
-        let mut following = false;
         let outcome = {
-            let work = pin!(self.drive(objects, follow, &mut created, &mut following));
+            let work = pin!(self.drive(objects, follow));
             let cancelled = pin!(cancelled);
             match select(work, cancelled).await {
                 Either::Left((result, _)) => Some(result),
                 Either::Right(((), _abandoned)) => None,
             }
         };
+        let (created, following) = (self.created.take(), self.following.get());
         match outcome {
-            Some(Ok(mut report)) => {
-                report.created = created;
-                Ok(report)
-            }
+            Some(Ok(report)) => Ok(RunReport { created, ..report }),
             Some(Err(error)) if created.is_empty() => Err(error),
             Some(Err(error)) if following => Err(EngineError::FollowFailed {
                 source: Box::new(error),
@@ -228,17 +251,53 @@ impl<'a, T: Transport> Engine<'a, T> {
             }
             None => {
                 let cleanup = self.cleanup().await;
-                Ok(RunReport {
-                    run_id: self.run.run_id.to_string(),
-                    outcome: Outcome::Interrupted,
-                    phase: self.cell.step_kind(),
-                    message: "interrupted: every object of the run was deleted".into(),
-                    created,
-                    plan: Vec::new(),
-                    cleanup: Some(cleanup),
-                })
+                let message = "interrupted: every object of the run was deleted".into();
+                let report = self.report(Outcome::Interrupted, self.cell.step_kind(), message, Vec::new());
+                Ok(RunReport { created, cleanup: Some(cleanup), ..report })
             }
         }
+    }
+
+    /// The steps of a run, in order.
+    async fn drive(&self, mut objects: Vec<Manifest>, follow: bool) -> Result<RunReport, EngineError> {
+        let skipped = self.skip_a_built_image(&mut objects).await?;
+        let replaced = self.preflight(&mut objects).await?;
+        let replaced = replaced.as_ref();
+        let existing = match self.validate(&objects, replaced).await? {
+            Validation::Ready { existing } => existing,
+            Validation::DryRun(report) => return Ok(report),
+        };
+        let uploaded = self.upload(&objects).await?;
+        if !follow {
+            for object in &objects {
+                self.create_one(object, replaced, false).await?;
+            }
+            let message = "created; not followed (nothing will apply the lifecycle: `kaptain sweep` cleans such runs)".into();
+            return Ok(self.report(Outcome::Succeeded, self.cell.step_kind(), message, Vec::new()));
+        }
+        let (end, message) = self.follow_phases(&objects, replaced, &existing, uploaded).await?;
+        self.finish(&objects, replaced, end, message.unwrap_or(skipped)).await
+    }
+
+    /// An image built before from the same context is not built again: the build objects go.
+    /// The message that says so, or an empty one.
+    async fn skip_a_built_image(&self, objects: &mut Vec<Manifest>) -> Result<String, EngineError> {
+        #[cfg(feature = "build-step")]
+        if let Some(image) = self.image().filter(|_| !self.resume && !self.cell.config.force_rebuild && builds(objects)) {
+            if let Some(built_by) = build::built_before(self.client, self.namespace(), &image).await? {
+                objects.retain(|m| m.step != Step::Build);
+                let message = format!("image {image} was built before (run {built_by}): not built again; config.force_rebuild: true builds it anew");
+                self.emit(Event::BuildSkipped { image, built_by });
+                return Ok(message);
+            }
+        }
+        let _ = objects;
+        Ok(String::new())
+    }
+
+    #[cfg(feature = "build-step")]
+    fn image(&self) -> Option<String> {
+        self.context.map(|c| manifest::image_ref(self.cell, &c.checksum))
     }
 
     /// What every run checks first; fills the credential Secrets (unless the server in front
@@ -253,40 +312,18 @@ impl<'a, T: Transport> Engine<'a, T> {
         self.check_existing_deployment(objects).await
     }
 
-    async fn drive(
-        &mut self,
-        mut objects: Vec<Manifest>,
-        follow: bool,
-        created: &mut Vec<ObjectRef>,
-        following: &mut bool,
-    ) -> Result<RunReport, EngineError> {
-        #[cfg(feature = "build-step")]
-        let image = self.context.map(|c| manifest::image_ref(self.cell, &c.checksum));
-        #[cfg(feature = "build-step")]
-        let builds = |objects: &[Manifest]| objects.iter().any(|m| m.step == Step::Build);
-        #[allow(unused_mut)]
-        let mut message = String::new();
-        #[cfg(feature = "build-step")]
-        if let Some(image) = image.as_ref().filter(|_| !self.resume && !self.cell.config.force_rebuild && builds(&objects)) {
-            if let Some(built_by) = build::built_before(self.client, self.namespace(), image).await? {
-                objects.retain(|m| m.step != Step::Build);
-                message = format!("image {image} was built before (run {built_by}): not built again; config.force_rebuild: true builds it anew");
-                self.emit(Event::BuildSkipped { image: image.clone(), built_by });
-            }
-        }
-        let replaced = self.preflight(&mut objects).await?;
-        let replace = replaced.as_ref();
-        // Every object validated by the server before the first is created.
-        let mut existing: Vec<(String, String)> = Vec::new();
+    /// Every object validated by the server (`dryRun=All`) before the first is created.
+    async fn validate(&self, objects: &[Manifest], replaced: Option<&serde_json::Value>) -> Result<Validation, EngineError> {
+        let mut existing = Vec::new();
         let mut refused = 0;
-        for object in &objects {
-            let answer = self.create(object, replace, true).await;
+        for object in objects {
+            let answer = self.create(object, replaced, true).await;
             if self.dry_run {
                 let error = answer.err().map(|e| e.to_string());
                 refused += usize::from(error.is_some());
-                self.emit(Event::Checked { kind: object.kind.clone(), name: object.name.clone(), error });
+                self.emit(Event::Checked { kind: object.kind, name: object.name.clone(), error });
             } else if answer? {
-                existing.push((object.kind.clone(), object.name.clone()));
+                existing.push(ObjectRef::of(object));
             }
         }
         if self.dry_run {
@@ -294,125 +331,133 @@ impl<'a, T: Transport> Engine<'a, T> {
                 0 => (Outcome::Succeeded, "the cluster accepts every object; nothing was created".into()),
                 n => (Outcome::Failed, format!("the cluster refused {n} of {} object(s); nothing was created", objects.len())),
             };
-            return Ok(RunReport { run_id: self.run.run_id.to_string(), outcome, phase: self.cell.step_kind(), message, created: Vec::new(), plan: Vec::new(), cleanup: None });
+            return Ok(Validation::DryRun(self.report(outcome, self.cell.step_kind(), message, Vec::new())));
         }
         if self.resume && existing.is_empty() {
             return Err(EngineError::NothingToResume { run_id: self.run.run_id.to_string(), namespace: self.namespace().into() });
         }
         self.emit(Event::Validated { objects: objects.len() });
+        Ok(Validation::Ready { existing })
+    }
+
+    /// The build context goes to S3 before the kaniko Job that reads it exists: its URI.
+    async fn upload(&self, objects: &[Manifest]) -> Result<Option<String>, EngineError> {
         #[cfg(feature = "build-step")]
-        let mut context_uri = None;
-        #[cfg(feature = "build-step")]
-        if let Some(context) = self.context.filter(|_| !self.resume && builds(&objects)) {
+        if let Some(context) = self.context.filter(|_| !self.resume && builds(objects)) {
             let credentials = build::credentials(self.client, self.cell).await?;
             let uploaded = build::upload(self.client, self.cell, context, &credentials).await?;
             self.emit(Event::ContextUploaded { uri: uploaded.uri.clone(), bytes: uploaded.bytes, checksum: context.checksum.clone() });
-            context_uri = Some(uploaded.uri);
+            return Ok(Some(uploaded.uri));
         }
+        let _ = objects;
+        Ok(None)
+    }
 
-        if !follow {
-            for object in &objects {
-                let resumed = self.create(object, replace, false).await?;
-                created.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
-                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone(), resumed });
-            }
-            return Ok(RunReport {
-                run_id: self.run.run_id.to_string(),
-                outcome: Outcome::Succeeded,
-                phase: self.cell.step_kind(),
-                message: "created; not followed (nothing will apply the lifecycle: `kaptain sweep` cleans such runs)".into(),
-                created: Vec::new(),
-                plan: Vec::new(),
-                cleanup: None,
-            });
-        }
-        let (build, main): (Vec<Manifest>, Vec<Manifest>) =
-            objects.iter().cloned().partition(|m| m.step == Step::Build && self.cell.step_kind() != Step::Build);
-        let existed = |m: &Manifest| existing.iter().any(|(kind, name)| *kind == m.kind && *name == m.name);
+    /// Creates one object and says so. `resumed`: it existed already.
+    async fn create_one(&self, object: &Manifest, replaced: Option<&serde_json::Value>, resumed: bool) -> Result<(), EngineError> {
+        let resumed = resumed || self.create(object, replaced, false).await?;
+        let mut created = self.created.take();
+        created.push(ObjectRef::of(object));
+        self.created.set(created);
+        self.emit(Event::Created { kind: object.kind, name: object.name.clone(), resumed });
+        Ok(())
+    }
+
+    /// Each phase (a train or tune run's build, then its step) created and followed to its
+    /// outcome; the next starts only when one succeeded. How and where the run ended, and the
+    /// last phase's message (None when no phase had objects).
+    async fn follow_phases(
+        &self,
+        objects: &[Manifest],
+        replaced: Option<&serde_json::Value>,
+        existing: &[ObjectRef],
+        uploaded: Option<String>,
+    ) -> Result<(RunEnd, Option<String>), EngineError> {
+        let step = self.cell.step_kind();
+        let (build, main): (Vec<&Manifest>, Vec<&Manifest>) = objects.iter().partition(|m| m.step == Step::Build && step != Step::Build);
+        let existed = |m: &Manifest| existing.iter().any(|e| e.is(m));
         // A resumed run whose step's objects exist is past its build: what is left of the
         // build is the run's (the plan deletes it), but nothing of it is made again.
-        let build_done = self.resume && main.iter().any(existed);
-        let mut end = RunEnd { phase: self.cell.step_kind(), outcome: Outcome::Succeeded };
-        for (phase, group) in [(Step::Build, build), (self.cell.step_kind(), main)] {
+        let build_done = self.resume && main.iter().any(|m| existed(m));
+        let mut end = RunEnd { phase: step, outcome: Outcome::Succeeded };
+        let mut message = None;
+        for (phase, group) in [(Step::Build, build), (step, main)] {
             if group.is_empty() {
                 continue;
             }
-            let done = build_done && phase == Step::Build;
-            for object in &group {
-                let resumed = match done {
-                    true if !existed(object) => continue,
-                    true => true,
-                    false => self.create(object, replace, false).await?,
-                };
-                created.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
-                self.emit(Event::Created { kind: object.kind.clone(), name: object.name.clone(), resumed });
-            }
-            if done {
+            if build_done && phase == Step::Build {
+                for object in group.into_iter().filter(|m| existed(m)) {
+                    self.create_one(object, replaced, true).await?;
+                }
                 continue;
             }
-            let followed = group.iter().rev().find(|m| matches!(m.kind.as_str(), "Job" | "TFJob" | "PyTorchJob" | "Experiment" | "InferenceService"));
-            *following = true;
-            let (outcome, why) = match followed {
+            for object in &group {
+                self.create_one(object, replaced, false).await?;
+            }
+            self.following.set(true);
+            let (outcome, why) = match group.iter().rev().find(|m| m.kind.follow != Follow::Not) {
                 #[cfg(feature = "build-step")]
-                Some(object) if object.kind == kinds::JOB.kind => self.follow_build(object).await?,
+                Some(object) if object.kind.follow == Follow::Job => self.follow_build(object).await?,
                 Some(object) => self.follow(object).await?,
                 None => (Outcome::Succeeded, String::new()),
             };
             self.emit(Event::PhaseEnded { phase, outcome, message: why.clone() });
-            #[cfg(feature = "build-step")]
-            if let (Step::Build, Outcome::Succeeded, Some(image), Some(uri)) = (phase, outcome, &image, &context_uri) {
-                // Not fatal: without the record the next run builds again.
-                if let Err(e) = build::record(self.client, self.cell, self.run, image, uri).await {
-                    self.emit(Event::Status {
-                        kind: "ConfigMap".into(),
-                        name: identity::image_record_name(image),
-                        state: "not recorded".into(),
-                        message: format!("the image record could not be written ({e}): the next run builds again"),
-                    });
-                }
+            if (phase, outcome) == (Step::Build, Outcome::Succeeded) {
+                self.record_image(uploaded.as_deref()).await;
             }
             end = RunEnd { phase, outcome };
-            message = why;
+            message = Some(why);
             if outcome != Outcome::Succeeded {
                 break;
             }
-            *following = false;
+            self.following.set(false);
         }
+        Ok((end, message))
+    }
+
+    /// A successful build leaves a record of its image, so the next run of the same context
+    /// skips it. Not fatal: without the record the next run builds again.
+    async fn record_image(&self, uploaded: Option<&str>) {
+        #[cfg(feature = "build-step")]
+        if let (Some(image), Some(uri)) = (self.image(), uploaded) {
+            if let Err(e) = build::record(self.client, self.cell, self.run, &image, uri).await {
+                self.emit(Event::Status {
+                    kind: kinds::CONFIG_MAP,
+                    name: identity::image_record_name(&image),
+                    state: "not recorded".into(),
+                    message: format!("the image record could not be written ({e}): the next run builds again"),
+                });
+            }
+        }
+        let _ = uploaded;
+    }
+
+    /// The lifecycle plan applied to what the run created: each object deleted or kept, and
+    /// why. A replaced deployment that now serves is no longer to be restored.
+    async fn finish(&self, objects: &[Manifest], replaced: Option<&serde_json::Value>, end: RunEnd, message: String) -> Result<RunReport, EngineError> {
         // From here on a failure must not delete what the plan keeps.
-        *following = true;
-        if let (Some(_), Outcome::Succeeded) = (replace, end.outcome) {
-            // The new version serves: what it replaced is not to be restored any more (the same
-            // object applied again, without the note).
-            for isvc in objects.iter().filter(|m| m.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind) {
-                let kind = kinds::created_kind(&isvc.api_version, &isvc.kind).expect("rendered kinds are known");
-                self.client.apply(&kind, self.namespace(), &isvc.name, &isvc.object, false).await?;
+        self.following.set(true);
+        if let (Some(_), Outcome::Succeeded) = (replaced, end.outcome) {
+            // The same object applied again, without the note of what it replaced.
+            for isvc in objects.iter().filter(|m| m.kind.is_inference_service()) {
+                self.client.apply(&isvc.kind, self.namespace(), &isvc.name, &isvc.object, false).await?;
             }
         }
-        let plan = lifecycle::plan(self.cell, &objects, end);
-        for entry in &plan {
-            let was_created = created.iter().any(|c| c.kind == entry.kind && c.name == entry.name);
-            if !was_created {
-                continue;
-            }
+        let plan = lifecycle::plan(self.cell, objects, end);
+        let created = self.created.take();
+        let was_created: Vec<bool> = plan.iter().map(|e| created.iter().any(|c| c.kind == e.kind && c.name == e.name)).collect();
+        self.created.set(created);
+        for (entry, _) in plan.iter().zip(was_created).filter(|(_, was_created)| *was_created) {
+            let (kind, name, reason) = (entry.kind, entry.name.clone(), entry.reason.clone());
             match entry.action {
                 Action::Delete => {
-                    if let Some(kind) = kinds::created_kind(&entry.api_version, &entry.kind) {
-                        self.client.delete(&kind, self.namespace(), &entry.name).await?;
-                    }
-                    self.emit(Event::Deleted { kind: entry.kind.clone(), name: entry.name.clone(), reason: entry.reason.clone() });
+                    self.client.delete(&kind, self.namespace(), &name).await?;
+                    self.emit(Event::Deleted { kind, name, reason });
                 }
-                Action::Keep => self.emit(Event::Kept { kind: entry.kind.clone(), name: entry.name.clone(), reason: entry.reason.clone() }),
+                Action::Keep => self.emit(Event::Kept { kind, name, reason }),
             }
         }
-        Ok(RunReport {
-            run_id: self.run.run_id.to_string(),
-            outcome: end.outcome,
-            phase: end.phase,
-            message,
-            created: Vec::new(),
-            plan,
-            cleanup: None,
-        })
+        Ok(self.report(end.outcome, end.phase, message, plan))
     }
 
     async fn check_serving_api(&self) -> Result<(), EngineError> {
@@ -435,9 +480,8 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// deployment of the same model is replaced; returns what it was (see [`replace`]).
     async fn check_existing_deployment(&self, objects: &[Manifest]) -> Result<Option<serde_json::Value>, EngineError> {
         let StepSpec::Deploy(deploy) = &self.cell.step else { return Ok(None) };
-        let Some(isvc) = objects.iter().find(|m| m.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind) else { return Ok(None) };
-        let kind = kinds::created_kind(&isvc.api_version, &isvc.kind).expect("InferenceService kinds are known");
-        let Some(found) = self.client.get(&kind, self.namespace(), &isvc.name).await? else { return Ok(None) };
+        let Some(isvc) = objects.iter().find(|m| m.kind.is_inference_service()) else { return Ok(None) };
+        let Some(found) = self.client.get(&isvc.kind, self.namespace(), &isvc.name).await? else { return Ok(None) };
         let ours = found["metadata"]["labels"][identity::RUN_ID_LABEL] == self.run.run_id.as_str();
         if self.resume && ours && !deploy.replace {
             // This run made it before the reload: resumed like the rest.
@@ -453,15 +497,14 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// an existing one is applied over it, noting what it was. True when a resumed run finds
     /// it exists already.
     async fn create(&self, object: &Manifest, replaced: Option<&serde_json::Value>, dry_run: bool) -> Result<bool, EngineError> {
-        let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
-        if let (Some(previous), true) = (replaced, object.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind) {
-            self.client.apply(&kind, self.namespace(), &object.name, &replace::noting(&object.object, previous), dry_run).await?;
+        if let (Some(previous), true) = (replaced, object.kind.is_inference_service()) {
+            self.client.apply(&object.kind, self.namespace(), &object.name, &replace::noting(&object.object, previous), dry_run).await?;
             return Ok(false);
         }
 
         let names = Names::new(&self.cell.model.id, &self.run.run_id);
         let copy = credentials::copy_of(&names, object).filter(|_| self.client.transport().copies_secrets());
-        match self.client.create(&kind, self.namespace(), &object.object, copy, dry_run).await {
+        match self.client.create(&object.kind, self.namespace(), &object.object, copy, dry_run).await {
             Ok(_) => Ok(false),
             Err(e) if self.resume && e.is_already_exists() => Ok(true),
             Err(e) => Err(match copy {
@@ -471,10 +514,11 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
-    fn timeout_seconds(&self, kind: &str) -> Option<u32> {
-        match (&self.cell.step, kind) {
-            (StepSpec::Train(t), "TFJob" | "PyTorchJob") => t.timeout_seconds,
-            (StepSpec::Tune(t), "Experiment") => t.timeout_seconds,
+    /// The cell's timeout, for the object its step is about.
+    fn timeout_seconds(&self, object: &Manifest) -> Option<u32> {
+        match (&self.cell.step, object.resource) {
+            (StepSpec::Train(t), Resource::TrainingJob) => t.timeout_seconds,
+            (StepSpec::Tune(t), Resource::Experiment) => t.timeout_seconds,
             _ => None,
         }
     }
@@ -482,20 +526,20 @@ impl<'a, T: Transport> Engine<'a, T> {
     /// Follows an object until its status says how it ended: a watch while the server streams
     /// it, polling when it does not.
     async fn follow(&self, object: &Manifest) -> Result<(Outcome, String), EngineError> {
-        let kind = kinds::created_kind(&object.api_version, &object.kind).expect("rendered kinds are known");
+        let kind = object.kind;
         let namespace = self.namespace().to_string();
         let started = self.client.transport().now();
-        let deadline = self.timeout_seconds(&object.kind).map(|t| started + i64::from(t) + 30);
+        let deadline = self.timeout_seconds(object).map(|t| started + i64::from(t) + 30);
         let mut last_state = String::new();
         loop {
             let Some(current) = self.client.get(&kind, &namespace, &object.name).await? else {
-                return Ok((Outcome::Failed, format!("{} {} was deleted while the run followed it", object.kind, object.name)));
+                return Ok((Outcome::Failed, format!("{kind} {} was deleted while the run followed it", object.name)));
             };
             if let Some(done) = self.observe(object, &current, &mut last_state) {
                 return Ok(done);
             }
             if deadline.is_some_and(|d| self.client.transport().now() > d) {
-                return Ok((Outcome::Failed, format!("{} {} did not finish within its timeout", object.kind, object.name)));
+                return Ok((Outcome::Failed, format!("{kind} {} did not finish within its timeout", object.name)));
             }
             let version = current["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
             let field = format!("metadata.name={}", object.name);
@@ -525,12 +569,12 @@ impl<'a, T: Transport> Engine<'a, T> {
     }
 
     fn observe(&self, object: &Manifest, current: &serde_json::Value, last_state: &mut String) -> Option<(Outcome, String)> {
-        let progress = status::progress(&object.kind, current);
+        let progress = status::progress(object.kind, current);
         let shown = format!("{}|{}", progress.state, progress.message);
         if *last_state != shown {
             *last_state = shown;
             self.emit(Event::Status {
-                kind: object.kind.clone(),
+                kind: object.kind,
                 name: object.name.clone(),
                 state: progress.state.clone(),
                 message: progress.message.clone(),
@@ -546,6 +590,11 @@ impl<'a, T: Transport> Engine<'a, T> {
     }
 }
 
+#[cfg(feature = "build-step")]
+fn builds(objects: &[Manifest]) -> bool {
+    objects.iter().any(|m| m.step == Step::Build)
+}
+
 /// Deletes every object of a run, by label, across every kind a run can create (so objects
 /// whose create request was still in flight are found too), then lists until none is left,
 /// deleting again whatever appears late. Reports what could not be confirmed gone, and why.
@@ -558,7 +607,7 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
     let mut served: Vec<KindInfo> = Vec::new();
     // One request per kind, all at once.
     let deletes = join_all(kinds::CREATED_KINDS.iter().map(|kind| {
-        let selector = if kind.kind == kinds::KFSERVING_INFERENCE_SERVICE.kind { &made } else { &selector };
+        let selector = if kind.is_inference_service() { &made } else { &selector };
         client.delete_collection(kind, namespace, selector)
     }))
     .await;
@@ -568,15 +617,15 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
             Ok(names) => {
                 served.push(kind);
                 for name in names {
-                    events(Event::Deleted { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: delete".into() });
-                    report.deleted.push(ObjectRef { kind: kind.kind.into(), name });
+                    events(Event::Deleted { kind, name: name.clone(), reason: "run interrupted: delete".into() });
+                    report.deleted.push(ObjectRef { kind, name });
                 }
             }
             // A kind the cluster does not serve holds nothing of ours.
             Err(e) if e.is_not_found() => {}
             Err(e) => {
                 served.push(kind);
-                events(Event::Remains { kind: kind.kind.into(), name: "*".into(), why: e.to_string() });
+                events(Event::Remains { kind, name: "*".into(), why: e.to_string() });
             }
         }
     }
@@ -591,17 +640,17 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
         for (kind, result) in served.iter().zip(lists) {
             match result {
                 Ok(list) => left.extend(list.items.into_iter().map(|item| (*kind, item))),
-                Err(e) => unlisted.push((ObjectRef { kind: kind.kind.into(), name: "*".into() }, e.to_string())),
+                Err(e) => unlisted.push((ObjectRef { kind: *kind, name: "*".into() }, e.to_string())),
             }
         }
         // Later rounds ask only about the kinds that still had something.
         let mut waiting = unlisted;
-        served.retain(|kind| left.iter().any(|(k, _)| k == kind) || waiting.iter().any(|(o, _)| o.kind == kind.kind));
+        served.retain(|kind| left.iter().any(|(k, _)| k == kind) || waiting.iter().any(|(o, _)| o.kind == *kind));
         for (kind, item) in left {
             let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
             let why = if replace::replaces(&item) {
                 report.requests += 1;
-                put_back(client, &kind, namespace, &item, &mut report, events).await;
+                put_back(client, kind, namespace, &item, &mut report, events).await;
                 "was applied over a deployment that is being put back".into()
             } else if item["metadata"]["deletionTimestamp"].is_string() {
                 let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
@@ -610,19 +659,19 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
                 // Created after the collection was deleted (its create was in flight): delete it now.
                 report.requests += 1;
                 if client.delete(&kind, namespace, &name).await.unwrap_or(false) {
-                    events(Event::Deleted { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: delete (created late)".into() });
-                    report.deleted.push(ObjectRef { kind: kind.kind.into(), name: name.clone() });
+                    events(Event::Deleted { kind, name: name.clone(), reason: "run interrupted: delete (created late)".into() });
+                    report.deleted.push(ObjectRef { kind, name: name.clone() });
                 }
                 "was created after the first delete".into()
             };
-            waiting.push((ObjectRef { kind: kind.kind.into(), name }, why));
+            waiting.push((ObjectRef { kind, name }, why));
         }
         if waiting.is_empty() {
             break;
         }
         if client.transport().now() - started > CONFIRM_DEADLINE_SECONDS {
             for (object, why) in &waiting {
-                events(Event::Remains { kind: object.kind.clone(), name: object.name.clone(), why: why.clone() });
+                events(Event::Remains { kind: object.kind, name: object.name.clone(), why: why.clone() });
             }
             report.remaining = waiting;
             break;
@@ -633,14 +682,164 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
 }
 
 /// Restores an InferenceService a replacing run applied over (see [`replace::restore`]).
-async fn put_back<T: Transport>(client: &Client<T>, kind: &KindInfo, namespace: &str, item: &serde_json::Value, report: &mut CleanupReport, events: &mut dyn FnMut(Event)) {
+async fn put_back<T: Transport>(client: &Client<T>, kind: KindInfo, namespace: &str, item: &serde_json::Value, report: &mut CleanupReport, events: &mut dyn FnMut(Event)) {
     let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    match replace::restore(client, kind, namespace, item).await {
+    match replace::restore(client, &kind, namespace, item).await {
         Ok(true) => {
-            events(Event::Restored { kind: kind.kind.into(), name: name.clone(), reason: "run interrupted: put back as it was before the run replaced it".into() });
-            report.restored.push(ObjectRef { kind: kind.kind.into(), name });
+            events(Event::Restored { kind, name: name.clone(), reason: "run interrupted: put back as it was before the run replaced it".into() });
+            report.restored.push(ObjectRef { kind, name });
         }
-        Ok(false) => events(Event::Remains { kind: kind.kind.into(), name, why: "it was replaced by the run, but what it was before is not readable: left as it is".into() }),
-        Err(e) => events(Event::Remains { kind: kind.kind.into(), name, why: format!("could not be put back as it was before the run: {e}") }),
+        Ok(false) => events(Event::Remains { kind, name, why: "it was replaced by the run, but what it was before is not readable: left as it is".into() }),
+        Err(e) => events(Event::Remains { kind, name, why: format!("could not be put back as it was before the run: {e}") }),
+    }
+}
+
+/// The engine's steps against the scripted API server (a test double: the answers are what a
+/// real API server gives; tests/cluster_*.rs run the same paths against a real one).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::identity::RunId;
+    use crate::kube::scripted::{status, ScriptedApi};
+    use crate::ops::{self, Options};
+
+    const DEPLOY: &str = "%%kaptain deploy\nmodel:\n  id: dev/mnist\n  framework: tensorflow\nconfig:\n  namespace: ns\n";
+    const SERVES_KFSERVING: &str = r#"{"kind":"APIGroupList","groups":[{"name":"serving.kubeflow.org"}]}"#;
+    const NOT_FOUND: &str = r#"{"kind":"Status","reason":"NotFound","code":404}"#;
+    const CREATED: &str = r#"{"metadata":{"name":"x"}}"#;
+
+    /// A deploy run on a server that copies Secrets (so the run reads none): its events, its
+    /// result and what the API was asked.
+    async fn deploy(api: &ScriptedApi, dry_run: bool, cancelled: impl Future<Output = ()>) -> (Vec<Event>, Result<RunReport, EngineError>) {
+        let run_id = RunId::parse("r1").unwrap();
+        let (cell, identity, objects) = ops::prepare(DEPLOY, &Options::default(), &run_id).unwrap();
+        let client = Client::new(api);
+        let mut events = Vec::new();
+        let mut record = |e| events.push(e);
+        let result = Engine::new(&client, &cell, &identity, &mut record).dry_run(dry_run).run(objects, true, cancelled).await;
+        (events, result)
+    }
+
+    fn asked_with(api: &ScriptedApi, method: &str) -> Vec<String> {
+        api.asked.borrow().iter().filter(|a| a.starts_with(method)).cloned().collect()
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_checks_every_object_and_creates_none() {
+        let invalid = r#"{"kind":"Status","reason":"Invalid","message":"InferenceService \"dev-mnist\" is invalid","code":422}"#;
+        let api = ScriptedApi {
+            copies: true,
+            ..ScriptedApi::answering(vec![status(200, None, SERVES_KFSERVING), status(404, None, NOT_FOUND), status(201, None, CREATED), status(201, None, CREATED), status(422, None, invalid)])
+        };
+        let (events, report) = deploy(&api, true, std::future::pending()).await;
+        let report = report.unwrap();
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert_eq!(report.message, "the cluster refused 1 of 3 object(s); nothing was created");
+        let checked: Vec<_> = events.iter().filter_map(|e| if let Event::Checked { kind, error, .. } = e { Some((kind.kind, error.is_some())) } else { None }).collect();
+        assert_eq!(checked, [("Secret", false), ("ServiceAccount", false), ("InferenceService", true)]);
+        assert!(asked_with(&api, "POST").iter().all(|p| p.contains("dryRun=All")), "{:?}", api.asked.borrow());
+        assert!(report.created.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_create_that_fails_half_way_leaves_nothing_and_says_what_it_deleted() {
+        let forbidden = r#"{"kind":"Status","reason":"Forbidden","message":"serviceaccounts is forbidden","code":403}"#;
+        let api = ScriptedApi {
+            copies: true,
+            // The cleanup's deletes and listings: the Secret created before the failure, then nothing.
+            fallback: Some(|line| match line.starts_with("DELETE /api/v1/namespaces/ns/secrets?") {
+                true => status(200, None, r#"{"items":[{"metadata":{"name":"dev-mnist-r1-serving"}}]}"#),
+                false => status(200, None, r#"{"items":[]}"#),
+            }),
+            ..ScriptedApi::answering(vec![
+                status(200, None, SERVES_KFSERVING),
+                status(404, None, NOT_FOUND),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(403, None, forbidden),
+            ])
+        };
+        let (events, result) = deploy(&api, false, std::future::pending()).await;
+        let error = result.unwrap_err();
+        let EngineError::CreateFailed { deleted, remaining, .. } = &error else { panic!("{error}") };
+        assert_eq!((*deleted, remaining.len()), (1, 0));
+        assert!(error.to_string().contains("nothing of the run is left"), "{error}");
+        // Every kind a run can create was deleted by the run's label, then confirmed empty.
+        let deletes = asked_with(&api, "DELETE");
+        assert_eq!(deletes.len(), kinds::CREATED_KINDS.len());
+        assert!(deletes.iter().all(|d| d.contains("kaptain.io%2Frun-id%3Dr1")), "{deletes:?}");
+        assert!(events.iter().any(|e| matches!(e, Event::Created { kind, .. } if *kind == kinds::SECRET)));
+        assert!(events.iter().any(|e| matches!(e, Event::Deleted { kind, .. } if *kind == kinds::SECRET)));
+    }
+
+    #[tokio::test]
+    async fn a_followed_run_ends_with_its_object_and_applies_the_plan_to_what_it_created() {
+        let ready = r#"{"metadata":{"name":"dev-mnist","generation":1},"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"True"}]}}"#;
+        let api = ScriptedApi {
+            copies: true,
+            ..ScriptedApi::answering(vec![
+                status(200, None, SERVES_KFSERVING),
+                status(404, None, NOT_FOUND),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(201, None, CREATED),
+                status(200, None, ready),
+                status(200, None, "{}"),
+                status(200, None, "{}"),
+            ])
+        };
+        let (events, report) = deploy(&api, false, std::future::pending()).await;
+        let report = report.unwrap();
+        assert_eq!((report.outcome, report.phase), (Outcome::Succeeded, Step::Deploy));
+        assert_eq!(report.created.len(), 3);
+        // The serving credentials go on success (keep_serving_credentials is off); the deployment stays.
+        let fates: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deleted { kind, .. } => Some(("deleted", kind.kind)),
+                Event::Kept { kind, .. } => Some(("kept", kind.kind)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fates, [("kept", "InferenceService"), ("deleted", "ServiceAccount"), ("deleted", "Secret")]);
+        assert_eq!(asked_with(&api, "DELETE").len(), 2);
+        assert!(events.iter().any(|e| matches!(e, Event::PhaseEnded { phase: Step::Deploy, outcome: Outcome::Succeeded, .. })));
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_run_deletes_everything_of_it() {
+        let api = ScriptedApi {
+            copies: true,
+            // Interrupted while the InferenceService's create is in flight.
+            stalls: Some(|line| line.starts_with("POST /apis/serving.kubeflow.org/") && !line.contains("dryRun")),
+            fallback: Some(|line| match line {
+                "GET /apis" => status(200, None, SERVES_KFSERVING),
+                // A get of one object (the InferenceService): none; lists (the cleanup's): empty.
+                _ if line.starts_with("GET ") && !line.contains('?') => status(404, None, NOT_FOUND),
+                _ if line.starts_with("POST ") => status(201, None, CREATED),
+                _ => status(200, None, r#"{"items":[]}"#),
+            }),
+            ..Default::default()
+        };
+        let interrupt = async {
+            // Let the run get as far as it can: it stalls at the create in flight.
+            for _ in 0..100 {
+                tokio::task::yield_now().await;
+            }
+        };
+        let (events, report) = deploy(&api, false, interrupt).await;
+        let report = report.unwrap();
+        assert_eq!(report.outcome, Outcome::Interrupted);
+        let created: Vec<_> = report.created.iter().map(|o| o.kind.kind).collect();
+        assert_eq!(created, ["Secret", "ServiceAccount"]);
+        assert!(report.cleanup.is_some());
+        // Every kind, by the run's label: the InferenceService whose create was in flight too.
+        assert_eq!(asked_with(&api, "DELETE").len(), kinds::CREATED_KINDS.len());
+        assert!(!events.iter().any(|e| matches!(e, Event::Kept { .. })));
     }
 }

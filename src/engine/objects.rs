@@ -95,24 +95,25 @@ async fn not_managed_because<T: Transport>(client: &Client<T>, namespace: &str, 
 /// its metadata only (see [`redact`] for what of that is hidden too).
 pub async fn object_yaml<T: Transport>(client: &Client<T>, kind: &str, name: &str, namespace: &str) -> Result<String, ObjectError> {
     let (info, mut object) = find(client, kind, name, namespace).await?;
-    redact(info.kind, &mut object);
+    redact(info, &mut object);
     Ok(ops::value_yaml(&object))
 }
 
 /// Drops the server's field bookkeeping and, for a Secret, hides every value: `data`,
 /// `stringData` and a last-applied annotation (kubectl apply copies the data into it) become
 /// `<hidden: N bytes>`. Secret values must never reach a screen.
-pub fn redact(kind: &str, object: &mut Value) {
+pub fn redact(kind: KindInfo, object: &mut Value) {
+    let secret = kind == kinds::SECRET;
     let hidden = |bytes: usize| Value::String(format!("<hidden: {bytes} bytes>"));
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("managedFields");
         let annotations = metadata.get_mut("annotations").and_then(Value::as_object_mut);
         let applied = annotations.and_then(|a| a.get_mut("kubectl.kubernetes.io/last-applied-configuration"));
-        if let (Some(applied), "Secret") = (applied, kind) {
+        if let (Some(applied), true) = (applied, secret) {
             *applied = hidden(applied.as_str().map_or(0, str::len));
         }
     }
-    if kind != "Secret" {
+    if !secret {
         return;
     }
     for (field, base64) in [("data", true), ("stringData", false)] {
@@ -136,7 +137,7 @@ fn decoded_len(text: &str) -> usize {
 pub async fn delete_object<T: Transport>(client: &Client<T>, kind: &str, name: &str, namespace: &str) -> Result<ObjectRef, ObjectError> {
     let (info, _) = find(client, kind, name, namespace).await?;
     remove(client, &info, namespace, name).await?;
-    Ok(ObjectRef { kind: info.kind.into(), name: name.into() })
+    Ok(ObjectRef { kind: info, name: name.into() })
 }
 
 /// Deletes an object and waits (bounded) until a GET no longer finds it.
@@ -213,7 +214,7 @@ mod tests {
             "stringData": {"token": "plain-text"},
             "type": "Opaque"
         });
-        redact("Secret", &mut secret);
+        redact(kinds::SECRET, &mut secret);
         assert_eq!(secret["data"]["AWS_SECRET_ACCESS_KEY"], "<hidden: 17 bytes>");
         assert_eq!(secret["data"]["empty"], "<hidden: 0 bytes>");
         assert_eq!(secret["data"]["one"], "<hidden: 1 bytes>");
@@ -224,11 +225,11 @@ mod tests {
         assert_eq!(secret["type"], "Opaque");
 
         let mut job = json!({"metadata": {"managedFields": [], "name": "j"}, "spec": {"data": {"x": "y"}}});
-        redact("Job", &mut job);
+        redact(kinds::JOB, &mut job);
         assert_eq!(job, json!({"metadata": {"name": "j"}, "spec": {"data": {"x": "y"}}}));
         // Whatever the API sends, no panic.
         for mut odd in [json!(null), json!([]), json!({"metadata": 3, "data": "x"}), json!({"metadata": {}, "data": [1]})] {
-            redact("Secret", &mut odd);
+            redact(kinds::SECRET, &mut odd);
         }
     }
 }

@@ -14,8 +14,7 @@ use crate::kube::{Client, KubeError, Transport};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunObject {
-    pub api_version: String,
-    pub kind: String,
+    pub kind: kinds::KindInfo,
     pub name: String,
     pub step: String,
     pub state: String,
@@ -131,14 +130,13 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str, whose:
             let labels = &item["metadata"]["labels"];
             let Some(run_id) = labels[RUN_ID_LABEL].as_str() else { continue };
             let step = labels[STEP_LABEL].as_str().unwrap_or_default().to_string();
-            let progress = status::progress(kind.kind, &item);
+            let progress = status::progress(kind, &item);
             let object = RunObject {
-                api_version: kind.api_version(),
-                kind: kind.kind.into(),
+                kind,
                 name: item["metadata"]["name"].as_str().unwrap_or_default().into(),
                 step: step.clone(),
                 finished: progress.outcome.and_then(|_| status::finished_at(&item)),
-                active: status::works_towards_an_outcome(kind.kind) && progress.outcome.is_none(),
+                active: kind.works_towards_an_outcome() && progress.outcome.is_none(),
                 state: progress.state,
                 created: created_at(&item),
             };
@@ -191,15 +189,10 @@ pub fn mark_ours(runs: &mut [RunSummary], server: Option<&str>) {
 /// What a sweep removes from an abandoned run: everything but a deployment, that is the
 /// InferenceService and the serving credentials it reads its model with.
 pub fn sweepable(run: &RunSummary) -> impl Iterator<Item = &RunObject> {
-    let deployed = run.objects.iter().any(|o| o.kind == "InferenceService");
+    let deployed = run.objects.iter().any(|o| o.kind.is_inference_service());
     run.objects
         .iter()
-        .filter(move |o| o.kind != "InferenceService" && !(deployed && o.step == "deploy"))
-}
-
-/// The API kind of a listed object.
-pub fn kind_of(object: &RunObject) -> kinds::KindInfo {
-    kinds::created_kind(&object.api_version, &object.kind).expect("listed through CREATED_KINDS")
+        .filter(move |o| !(o.kind.is_inference_service() || deployed && o.step == "deploy"))
 }
 
 /// Which runs a sweep cleans, among `whose`: those named (orphans a front end found: their
@@ -246,13 +239,13 @@ pub async fn sweep<T: Transport>(
         let mut done = SweptRun { run_id: run.run_id.clone(), age_seconds: run.age_seconds, deleted: Vec::new(), kept: Vec::new() };
         for object in sweepable(run) {
             if !dry_run {
-                client.delete(&kind_of(object), namespace, &object.name).await?;
+                client.delete(&object.kind, namespace, &object.name).await?;
             }
             deleted(run, object);
-            done.deleted.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
+            done.deleted.push(ObjectRef { kind: object.kind, name: object.name.clone() });
         }
         for object in run.objects.iter().filter(|o| !done.deleted.iter().any(|d| d.kind == o.kind && d.name == o.name)) {
-            done.kept.push(ObjectRef { kind: object.kind.clone(), name: object.name.clone() });
+            done.kept.push(ObjectRef { kind: object.kind, name: object.name.clone() });
         }
         swept.push(done);
     }
@@ -263,7 +256,7 @@ pub async fn sweep<T: Transport>(
 mod tests {
     use super::*;
 
-    fn run(id: &str, age: i64, objects: &[(&str, &str)]) -> RunSummary {
+    fn run(id: &str, age: i64, objects: &[(kinds::KindInfo, &str)]) -> RunSummary {
         RunSummary {
             run_id: id.into(),
             model_id: "m".into(),
@@ -278,8 +271,7 @@ mod tests {
             objects: objects
                 .iter()
                 .map(|(kind, step)| RunObject {
-                    api_version: String::new(),
-                    kind: (*kind).into(),
+                    kind: *kind,
                     name: format!("{id}-{kind}"),
                     step: (*step).into(),
                     state: String::new(),
@@ -304,7 +296,7 @@ mod tests {
         assert!(old.selects(&run("r2", 61, &[])) && !old.selects(&run("r2", 60, &[])));
         assert!(!selection(None, &[]).selects(&run("r1", 1_000_000, &[])));
         // Created 30 h ago and still training: not swept by age, only by name.
-        let working = RunSummary { ended_seconds_ago: None, ..run("r3", 30 * 3600, &[("TFJob", "train")]) };
+        let working = RunSummary { ended_seconds_ago: None, ..run("r3", 30 * 3600, &[(kinds::TFJOB, "train")]) };
         assert!(!selection(Some(24 * 3600), &[]).selects(&working));
         assert!(selection(Some(24 * 3600), &["r3"]).selects(&working));
     }
@@ -318,13 +310,13 @@ mod tests {
 
     #[test]
     fn a_sweep_keeps_the_deployment() {
-        let deploy = run("r1", 0, &[("InferenceService", "deploy"), ("ServiceAccount", "deploy"), ("Secret", "deploy")]);
+        let deploy = run("r1", 0, &[(kinds::KFSERVING_INFERENCE_SERVICE, "deploy"), (kinds::SERVICE_ACCOUNT, "deploy"), (kinds::SECRET, "deploy")]);
         assert_eq!(sweepable(&deploy).count(), 0);
         // Serving credentials without their InferenceService serve nothing: they go.
-        let failed = run("r2", 0, &[("ServiceAccount", "deploy"), ("Secret", "deploy")]);
+        let failed = run("r2", 0, &[(kinds::SERVICE_ACCOUNT, "deploy"), (kinds::SECRET, "deploy")]);
         assert_eq!(sweepable(&failed).count(), 2);
-        let train = run("r3", 0, &[("TFJob", "train"), ("Job", "build"), ("Secret", "build")]);
-        assert_eq!(sweepable(&train).map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["TFJob", "Job", "Secret"]);
+        let train = run("r3", 0, &[(kinds::TFJOB, "train"), (kinds::JOB, "build"), (kinds::SECRET, "build")]);
+        assert_eq!(sweepable(&train).map(|o| o.kind).collect::<Vec<_>>(), [kinds::TFJOB, kinds::JOB, kinds::SECRET]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::kinds::{Follow, KindInfo};
 use crate::lifecycle::Outcome;
 
 /// Where an object stands, for display and for the engine.
@@ -31,14 +32,14 @@ fn latest_true(object: &Value) -> Option<&Value> {
 }
 
 /// The progress of any object kaptain follows, by kind.
-pub fn progress(kind: &str, object: &Value) -> Progress {
+pub fn progress(kind: KindInfo, object: &Value) -> Progress {
     let done = |outcome: Outcome, kind_of_condition: &str| Progress {
         state: kind_of_condition.to_string(),
         message: message(condition(object, kind_of_condition)),
         outcome: Some(outcome),
     };
-    match kind {
-        "Job" => {
+    match kind.follow {
+        Follow::Job => {
             if is_true(object, "Complete") {
                 return done(Outcome::Succeeded, "Complete");
             }
@@ -53,7 +54,7 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
             let state = if started { "Running" } else { "Pending" };
             Progress { state: state.into(), message: String::new(), outcome: None }
         }
-        "TFJob" | "PyTorchJob" | "Experiment" => {
+        Follow::Conditions => {
             if is_true(object, "Succeeded") {
                 return done(Outcome::Succeeded, "Succeeded");
             }
@@ -64,12 +65,12 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
             let state = latest.and_then(|c| c["type"].as_str()).unwrap_or("Pending").to_string();
             Progress { state, message: message(latest), outcome: None }
         }
-        "InferenceService" if is_stale(object) => Progress {
+        Follow::Serving if is_stale(object) => Progress {
             state: "Pending".into(),
             message: "the serving operator has not taken up this version yet".into(),
             outcome: None,
         },
-        "InferenceService" => {
+        Follow::Serving => {
             let ready = condition(object, "Ready");
             match ready.map(|c| (c["status"].as_str(), c["reason"].as_str().unwrap_or_default())) {
                 Some((Some("True"), _)) => done(Outcome::Succeeded, "Ready"),
@@ -81,7 +82,7 @@ pub fn progress(kind: &str, object: &Value) -> Progress {
                 _ => Progress { state: "Pending".into(), message: message(ready), outcome: None },
             }
         }
-        _ => Progress { state: "Created".into(), message: String::new(), outcome: None },
+        Follow::Not => Progress { state: "Created".into(), message: String::new(), outcome: None },
     }
 }
 
@@ -91,11 +92,6 @@ fn is_stale(object: &Value) -> bool {
     let observed = object["status"]["observedGeneration"].as_i64();
     let generation = object["metadata"]["generation"].as_i64();
     matches!((observed, generation), (Some(observed), Some(generation)) if observed < generation)
-}
-
-/// Kinds whose status reaches an outcome a run waits for; while one has none, its run works.
-pub fn works_towards_an_outcome(kind: &str) -> bool {
-    matches!(kind, "Job" | "TFJob" | "PyTorchJob" | "Experiment")
 }
 
 /// When an object that reached its outcome did (seconds since the epoch): its
@@ -115,29 +111,30 @@ fn is_failure_reason(reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds;
     use serde_json::json;
 
     #[test]
     fn job_conditions() {
         let complete = json!({"status": {"conditions": [{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}});
-        assert_eq!(progress("Job", &complete).outcome, Some(Outcome::Succeeded));
+        assert_eq!(progress(kinds::JOB, &complete).outcome, Some(Outcome::Succeeded));
         let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
-        assert_eq!(progress("Job", &failed).outcome, Some(Outcome::Failed));
-        assert_eq!(progress("Job", &json!({"status": {"active": 1}})).state, "Running");
-        assert_eq!(progress("Job", &json!({"status": {}})).state, "Pending");
+        assert_eq!(progress(kinds::JOB, &failed).outcome, Some(Outcome::Failed));
+        assert_eq!(progress(kinds::JOB, &json!({"status": {"active": 1}})).state, "Running");
+        assert_eq!(progress(kinds::JOB, &json!({"status": {}})).state, "Pending");
         // The pod ended, the Complete condition is not there yet: still Running, not Pending.
         let ending = json!({"status": {"active": 0, "succeeded": 1, "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}]}});
-        assert_eq!(progress("Job", &ending), Progress { state: "Running".into(), message: String::new(), outcome: None });
+        assert_eq!(progress(kinds::JOB, &ending), Progress { state: "Running".into(), message: String::new(), outcome: None });
     }
 
     #[test]
     fn training_and_experiment_conditions() {
         let running = json!({"status": {"conditions": [{"type": "Created", "status": "True"}, {"type": "Running", "status": "True"}]}});
-        assert_eq!(progress("TFJob", &running), Progress { state: "Running".into(), message: String::new(), outcome: None });
+        assert_eq!(progress(kinds::TFJOB, &running), Progress { state: "Running".into(), message: String::new(), outcome: None });
         let ok = json!({"status": {"conditions": [{"type": "Running", "status": "False"}, {"type": "Succeeded", "status": "True"}]}});
-        assert_eq!(progress("Experiment", &ok).outcome, Some(Outcome::Succeeded));
+        assert_eq!(progress(kinds::EXPERIMENT, &ok).outcome, Some(Outcome::Succeeded));
         let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "message": "chief failed"}]}});
-        assert_eq!(progress("PyTorchJob", &failed).message, "chief failed");
+        assert_eq!(progress(kinds::PYTORCHJOB, &failed).message, "chief failed");
     }
 
     #[test]
@@ -147,21 +144,21 @@ mod tests {
         let failed = json!({"status": {"conditions": [{"type": "Running", "status": "False"}, {"type": "Failed", "status": "True", "lastTransitionTime": "2026-11-28T19:09:13Z"}]}});
         assert_eq!(finished_at(&failed), Some(1_795_892_953));
         assert_eq!(finished_at(&json!({"status": {}})), None);
-        assert!(works_towards_an_outcome("TFJob") && !works_towards_an_outcome("Secret") && !works_towards_an_outcome("InferenceService"));
+        assert!(kinds::TFJOB.works_towards_an_outcome() && !kinds::SECRET.works_towards_an_outcome() && !kinds::KSERVE_INFERENCE_SERVICE.works_towards_an_outcome());
     }
 
     #[test]
     fn inference_service_ready() {
         let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
-        assert_eq!(progress("InferenceService", &ready).outcome, Some(Outcome::Succeeded));
+        assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &ready).outcome, Some(Outcome::Succeeded));
         let waiting = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "PredictorConfigurationReady not ready"}]}});
-        assert_eq!(progress("InferenceService", &waiting).outcome, None);
+        assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &waiting).outcome, None);
         let failed = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed"}]}});
-        assert_eq!(progress("InferenceService", &failed).outcome, Some(Outcome::Failed));
+        assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &failed).outcome, Some(Outcome::Failed));
         // Replaced: still Ready with the version before, which its operator has not seen yet.
         let replaced = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}});
-        assert_eq!(progress("InferenceService", &replaced).outcome, None);
+        assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &replaced).outcome, None);
         let seen = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}});
-        assert_eq!(progress("InferenceService", &seen).outcome, Some(Outcome::Succeeded));
+        assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &seen).outcome, Some(Outcome::Succeeded));
     }
 }

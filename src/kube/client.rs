@@ -100,7 +100,7 @@ fn header(call: &Call<'_>, value: &str) -> Result<http::HeaderValue, KubeError> 
 }
 
 /// API discovery (`GET /apis`): the one request in no namespace.
-const DISCOVERY: KindInfo = KindInfo { group: "", version: "", kind: "APIGroupList", plural: "apis" };
+const DISCOVERY: KindInfo = KindInfo { group: "", version: "", kind: "APIGroupList", plural: "apis", follow: crate::kinds::Follow::Not };
 
 impl Call<'_> {
     /// Refuses a namespace that is not one before it becomes part of a path.
@@ -482,58 +482,10 @@ fn parse_event(line: &[u8]) -> Result<WatchEvent, KubeError> {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
-
     use super::*;
     use crate::kinds;
-    use crate::kube::transport::Response;
 
-    /// A test double for the API server: answers from a script and records what it was asked
-    /// and how long the client waited. The real API server is in tests/cluster_*.rs.
-    #[derive(Default)]
-    struct ScriptedApi {
-        answers: RefCell<VecDeque<Result<Response, KubeError>>>,
-        asked: RefCell<Vec<String>>,
-        slept: RefCell<Vec<Duration>>,
-        /// Plays a server that copies Secrets; records the copy headers of each request.
-        copies: bool,
-        copy_headers: RefCell<Vec<(String, String)>>,
-    }
-
-    impl ScriptedApi {
-        fn answering(answers: Vec<Result<Response, KubeError>>) -> Self {
-            ScriptedApi { answers: RefCell::new(answers.into()), ..Default::default() }
-        }
-    }
-
-    fn status(code: u16, retry_after: Option<&str>, body: &str) -> Result<Response, KubeError> {
-        Ok(Response { status: code, retry_after: retry_after.map(String::from), body: body.as_bytes().to_vec() })
-    }
-
-    impl Transport for &ScriptedApi {
-        async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Response, KubeError> {
-            self.asked.borrow_mut().push(format!("{} {}", request.method(), request.uri()));
-            let header = |name| request.headers().get(name).map(|v: &http::HeaderValue| v.to_str().unwrap().to_string());
-            if let (Some(from), Some(keys)) = (header(COPY_FROM_HEADER), header(COPY_KEYS_HEADER)) {
-                self.copy_headers.borrow_mut().push((from, keys));
-            }
-            self.answers.borrow_mut().pop_front().expect("the script has an answer")
-        }
-        async fn stream(&self, request: http::Request<Vec<u8>>) -> Result<Result<ByteStream, Response>, KubeError> {
-            let body = self.send(request).await?.body;
-            Ok(Ok(stream::iter(body.chunks(7).map(|c| Ok(c.to_vec())).collect::<Vec<_>>()).boxed_local()))
-        }
-        async fn sleep(&self, duration: Duration) {
-            self.slept.borrow_mut().push(duration);
-        }
-        fn now(&self) -> i64 {
-            0
-        }
-        fn copies_secrets(&self) -> bool {
-            self.copies
-        }
-    }
+    use super::super::scripted::{status, ScriptedApi};
 
     #[tokio::test]
     async fn a_copied_secret_names_its_source_and_keys_and_is_never_sent_where_nothing_copies() {

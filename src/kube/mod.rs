@@ -3,6 +3,8 @@
 
 mod client;
 mod error;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod scripted;
 mod transport;
 
 pub use client::{Client, ObjectList, RetryPolicy, SecretCopy, WatchEvent, COPY_FROM_HEADER, COPY_KEYS_HEADER, FIELD_MANAGER};

@@ -188,8 +188,9 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanEntry {
+    /// Of `kind`, for readers of the plan (which InferenceService group).
     pub api_version: String,
-    pub kind: String,
+    pub kind: crate::kinds::KindInfo,
     pub name: String,
     pub action: Action,
     /// Human-readable: which row and rule decided, e.g. "TFJob / PyTorchJob on success: keep".
@@ -222,13 +223,10 @@ pub fn plan(cell: &Cell, objects: &[Manifest], end: RunEnd) -> Vec<PlanEntry> {
                 }
                 _ => String::new(),
             };
-            let order = crate::kinds::CREATED_KINDS
-                .iter()
-                .position(|k| k.kind == object.kind && k.api_version() == object.api_version)
-                .unwrap_or(usize::MAX);
+            let order = crate::kinds::CREATED_KINDS.iter().position(|k| *k == object.kind).unwrap_or(usize::MAX);
             let entry = PlanEntry {
-                api_version: object.api_version.clone(),
-                kind: object.kind.clone(),
+                api_version: object.kind.api_version(),
+                kind: object.kind,
                 name: object.name.clone(),
                 action,
                 reason: format!("{} on {}: {rule}{decided}", row.what, outcome_words(outcome)),

@@ -25,8 +25,7 @@ use crate::spec::{Cell, Step, StepSpec};
 /// One object to create, with what the lifecycle needs to know about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
-    pub api_version: String,
-    pub kind: String,
+    pub kind: KindInfo,
     pub name: String,
     pub namespace: String,
     /// The step whose phase created it (a train run's build objects say build).
@@ -97,8 +96,7 @@ impl Ctx<'_> {
     pub fn manifest(&self, kind: KindInfo, step: Step, resource: Resource, object: Value) -> Manifest {
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
         Manifest {
-            api_version: kind.api_version(),
-            kind: kind.kind.to_string(),
+            kind,
             name,
             namespace: self.cell.config.namespace.clone(),
             step,

@@ -19,7 +19,7 @@ function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
     ours: true,
     notebook: 'work/mnist.ipynb',
     cell_id: 'cell-a',
-    objects: [{ api_version: 'kubeflow.org/v1', kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 1, finished: null, active: true }],
+    objects: [{ kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 1, finished: null, active: true }],
     ...extra
   };
 }
@@ -90,7 +90,7 @@ describe('RunsPanel', () => {
           status: 'Ready',
           age_seconds: 30,
           cell_id: 'cell-b',
-          objects: [{ api_version: 'serving.kubeflow.org/v1beta1', kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
+          objects: [{ kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
         })
       ],
       [
@@ -185,7 +185,7 @@ describe('RunsPanel', () => {
         summary('d1', {
           step: 'deploy',
           status: 'Ready',
-          objects: [{ api_version: 'serving.kubeflow.org/v1beta1', kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
+          objects: [{ kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
         })
       ],
       // 00003: created, not ready, no traffic yet (a rollout): no traffic, yet kept.

@@ -31,8 +31,8 @@ function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
     notebook: 'work/mnist.ipynb',
     cell_id: 'cell-a',
     objects: [
-      { api_version: 'batch/v1', kind: 'Job', name: `dev-mnist-${run_id}-build`, step: 'build', state: 'Succeeded', created: 1, finished: 1, active: false },
-      { api_version: 'kubeflow.org/v1', kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 2, finished: null, active: true }
+      { kind: 'Job', name: `dev-mnist-${run_id}-build`, step: 'build', state: 'Succeeded', created: 1, finished: 1, active: false },
+      { kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 2, finished: null, active: true }
     ],
     ...extra
   };
