@@ -701,6 +701,7 @@ mod tests {
     use super::*;
     use crate::identity::RunId;
     use crate::kube::scripted::{status, ScriptedApi};
+    use crate::kube::Response;
     use crate::ops::{self, Options};
 
     const DEPLOY: &str = "%%kaptain deploy\nmodel:\n  id: dev/mnist\n  framework: tensorflow\nconfig:\n  namespace: ns\n";
@@ -720,6 +721,14 @@ mod tests {
         (events, result)
     }
 
+    /// What the API answers a deploy run up to its creates: KFServing is served, no deployment
+    /// of the model exists; then `creates` creates (dry runs included) accepted.
+    fn served_then_created(creates: usize) -> Vec<Result<Response, KubeError>> {
+        let mut answers = vec![status(200, None, SERVES_KFSERVING), status(404, None, NOT_FOUND)];
+        answers.extend((0..creates).map(|_| status(201, None, CREATED)));
+        answers
+    }
+
     fn asked_with(api: &ScriptedApi, method: &str) -> Vec<String> {
         api.asked.borrow().iter().filter(|a| a.starts_with(method)).cloned().collect()
     }
@@ -729,7 +738,7 @@ mod tests {
         let invalid = r#"{"kind":"Status","reason":"Invalid","message":"InferenceService \"dev-mnist\" is invalid","code":422}"#;
         let api = ScriptedApi {
             copies: true,
-            ..ScriptedApi::answering(vec![status(200, None, SERVES_KFSERVING), status(404, None, NOT_FOUND), status(201, None, CREATED), status(201, None, CREATED), status(422, None, invalid)])
+            ..ScriptedApi::answering([served_then_created(2), vec![status(422, None, invalid)]].concat())
         };
         let (events, report) = deploy(&api, true, std::future::pending()).await;
         let report = report.unwrap();
@@ -751,15 +760,8 @@ mod tests {
                 true => status(200, None, r#"{"items":[{"metadata":{"name":"dev-mnist-r1-serving"}}]}"#),
                 false => status(200, None, r#"{"items":[]}"#),
             }),
-            ..ScriptedApi::answering(vec![
-                status(200, None, SERVES_KFSERVING),
-                status(404, None, NOT_FOUND),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(403, None, forbidden),
-            ])
+            // Three dry runs, then the Secret; the ServiceAccount is refused.
+            ..ScriptedApi::answering([served_then_created(4), vec![status(403, None, forbidden)]].concat())
         };
         let (events, result) = deploy(&api, false, std::future::pending()).await;
         let error = result.unwrap_err();
@@ -779,19 +781,10 @@ mod tests {
         let ready = r#"{"metadata":{"name":"dev-mnist","generation":1},"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"True"}]}}"#;
         let api = ScriptedApi {
             copies: true,
-            ..ScriptedApi::answering(vec![
-                status(200, None, SERVES_KFSERVING),
-                status(404, None, NOT_FOUND),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(201, None, CREATED),
-                status(200, None, ready),
-                status(200, None, "{}"),
-                status(200, None, "{}"),
-            ])
+            // Three dry runs and three creates; the InferenceService Ready; the plan's two deletes.
+            ..ScriptedApi::answering(
+                [served_then_created(6), vec![status(200, None, ready), status(200, None, "{}"), status(200, None, "{}")]].concat(),
+            )
         };
         let (events, report) = deploy(&api, false, std::future::pending()).await;
         let report = report.unwrap();
