@@ -50,10 +50,15 @@ pub fn namespace(name: &str) -> String {
 }
 
 /// Every object of a run, across every kind a run creates (and the build's pods), by label.
+/// The pods of a training job (and of its trials) carry the run's labels too, copied from the
+/// template by the training operator; they are the operator's, kept and removed with their job,
+/// so only the build Job's pods (labelled with their Job's name by the Job controller) count.
 pub fn objects_of_run(ns: &str, run_id: &str) -> Vec<String> {
-    let kinds = "secrets,serviceaccounts,jobs.batch,pods,tfjobs.kubeflow.org,pytorchjobs.kubeflow.org,experiments.kubeflow.org,inferenceservices.serving.kubeflow.org,inferenceservices.serving.kserve.io";
-    let out = kubectl(&["-n", ns, "get", kinds, "-l", &format!("kaptain.io/run-id={run_id}"), "-o", "name"]);
-    let mut names: Vec<String> = out.lines().map(String::from).collect();
+    let kinds = "secrets,serviceaccounts,jobs.batch,tfjobs.kubeflow.org,pytorchjobs.kubeflow.org,experiments.kubeflow.org,inferenceservices.serving.kubeflow.org,inferenceservices.serving.kserve.io";
+    let selector = format!("kaptain.io/run-id={run_id}");
+    let out = kubectl(&["-n", ns, "get", kinds, "-l", &selector, "-o", "name"]);
+    let pods = kubectl(&["-n", ns, "get", "pods", "-l", &format!("{selector},batch.kubernetes.io/job-name"), "-o", "name"]);
+    let mut names: Vec<String> = out.lines().chain(pods.lines()).map(String::from).collect();
     names.sort();
     names
 }
