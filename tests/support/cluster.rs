@@ -41,6 +41,8 @@ pub fn namespace(name: &str) -> String {
     let ns = format!("{name}-{}", std::process::id() % 100_000);
     let _ = Command::new(std::env::var("KUBECTL").unwrap_or_default()).args(["delete", "ns", &ns, "--wait=false"]).env("KUBECONFIG", kubeconfig()).output();
     kubectl(&["create", "namespace", &ns]);
+    // As a Kubeflow profile's namespace has it: Katib accepts Experiments only there.
+    kubectl(&["label", "namespace", &ns, "katib.kubeflow.org/metrics-collector-injection=enabled"]);
     kubectl(&["-n", &ns, "create", "secret", "docker-registry", "kaptain-registry-credentials", "--docker-server=registry.example.com", "--docker-username=u", "--docker-password=seeded-registry-password"]);
     kubectl(&["-n", &ns, "create", "secret", "generic", "kaptain-s3-credentials", "--from-literal=AWS_ACCESS_KEY_ID=seeded-access-key", "--from-literal=AWS_SECRET_ACCESS_KEY=seeded-secret-key"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/service-account");
