@@ -4,8 +4,9 @@
 //! with an independent signer (curl's SigV4), the kaniko Job pointing at it, the Secrets
 //! copied from their sources, image reuse, and cleanup per the lifecycle table.
 //!
-//! The kaniko Job's pod is run by the simulator (a TEST DOUBLE for the kubelet): nothing is
-//! really built, but the Job succeeds or fails as the real Job controller decides.
+//! The kaniko Job's pod is scheduled by the real kube-scheduler and played by kwok, its log by
+//! the simulator (a TEST DOUBLE for the kubelet's log): nothing is really built, but the Job
+//! succeeds or fails as the real Job controller decides.
 
 #[path = "support/cluster.rs"]
 mod cluster;
@@ -123,7 +124,7 @@ fn a_build_uploads_its_context_and_a_second_run_reuses_the_image() {
     for line in ["created Secret/build-model-b1-registry", "created Secret/build-model-b1-context", "created Job/build-model-b1-build", "deleted Job/build-model-b1-build", "run b1: succeeded (build)"] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
-    // kaniko's log (played by the simulator, a test double for the kubelet) streamed as it ran.
+    // kaniko's log (made up by the simulator, a test double for the kubelet's log) streamed as it ran.
     assert!(out.contains(&format!("  kaniko | INFO[0000] Downloading the build context from s3://{bucket}/{key}")), "{out}");
     assert!(out.contains(&format!("Pushing image to registry.example.com/build/model:{checksum}")), "{out}");
     // The object in S3 is byte for byte what `kaptain context` packs: same files, same bytes.

@@ -1,5 +1,6 @@
 //! What the JupyterLab panel does, natively against the local control plane (tests/cluster/up,
-//! with the operator simulator, a test double for the operators): a run another process
+//! with the real training operator and Katib, and the operator simulator, a test double for
+//! serving): a run another process
 //! started is resumed, its objects shown (Secret values hidden), its Revisions pruned, and an
 //! orphan swept by run id. The same engine calls are behind the wasm exports.
 //!

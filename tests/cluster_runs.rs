@@ -1,7 +1,7 @@
 //! Runs against the real control plane (tests/cluster/up: kube-apiserver, etcd, the Job
-//! controller and garbage collector, the upstream CRDs) with the operator simulator, a test
-//! double that stands in for the Kubeflow training operator, Katib, KFServing/KServe, Knative
-//! and the kubelet. What is checked is what a user checks: the objects in the cluster, listed
+//! controller and garbage collector, kube-scheduler, the upstream CRDs) with the real Kubeflow
+//! training operator and Katib, kwok playing the Node and its pods, and the operator simulator,
+//! a test double that stands in for KFServing/KServe and Knative. What is checked is what a user checks: the objects in the cluster, listed
 //! by label with kubectl.
 //!
 //! Ignored by a plain `cargo test`: scripts/test starts the cluster and runs them with

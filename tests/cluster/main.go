@@ -5,8 +5,10 @@
 //	etcd                     embedded etcd server (go.etcd.io/etcd/server/v3/embed)
 //	kube-apiserver           k8s.io/kubernetes/cmd/kube-apiserver/app
 //	kube-controller-manager  k8s.io/kubernetes/cmd/kube-controller-manager/app
+//	kube-scheduler           k8s.io/kubernetes/cmd/kube-scheduler/app
 //	kubectl                  k8s.io/kubectl/pkg/cmd
 //	pki                      writes the certificates, keys and kubeconfig the others use
+//	webhook-cert             a CA and a loopback serving cert for the operators' webhooks (webhookcert.go)
 //	crd-fixup                copies CRDs for installation, fixing what current API servers reject (crdfixup.go)
 //	simulator                TEST DOUBLE for the Kubeflow training operator, Katib, KFServing/KServe,
 //	                         Knative Serving and the kubelet (simulator*.go)
@@ -34,6 +36,7 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // kubectl's client auth plugins, as upstream
 )
@@ -42,8 +45,10 @@ var tools = map[string]func() int{
 	"etcd":                    runEtcd,
 	"kube-apiserver":          runAPIServer,
 	"kube-controller-manager": runControllerManager,
+	"kube-scheduler":          runScheduler,
 	"kubectl":                 runKubectl,
 	"pki":                     runPKI,
+	"webhook-cert":            runWebhookCert,
 	"crd-fixup":               runCRDFixup,
 	"simulator":               runSimulator,
 	"s3":                      runS3,
@@ -79,6 +84,10 @@ func runAPIServer() int {
 
 func runControllerManager() int {
 	return cli.Run(controllermanager.NewControllerManagerCommand())
+}
+
+func runScheduler() int {
+	return cli.Run(scheduler.NewSchedulerCommand())
 }
 
 // runKubectl is cmd/kubectl/kubectl.go of k8s.io/kubernetes.

@@ -2,24 +2,23 @@ package main
 
 // The operator simulator: a TEST DOUBLE, not an operator.
 //
-// Kubeflow's training operator, Katib, KFServing/KServe, Knative Serving and
-// the kubelet cannot run here (no kubelet, no containers). This subcommand
-// stands in for them, so that kaptain's success and failure paths can be
-// exercised against a real API server, the real Job controller and the real
-// garbage collector. It moves statuses the way those components do, and does
-// nothing else: no pods for training jobs, no trials, no model servers.
+// The local cluster runs the REAL Kubeflow training operator, Katib, kube-scheduler and kwok
+// (which plays the Node and its pods' lifecycle); see README.md. What cannot run here is
+// KFServing/KServe and Knative Serving (they need Istio or Kourier, and model servers in
+// containers), and a kaniko build log (kwok has no containers; its own log endpoint serves
+// one fixed file, not a build's progress). This subcommand stands in for exactly those, so
+// that kaptain's deploy and build-log paths can be exercised against a real API server, the
+// real Job controller and the real garbage collector. It moves statuses the way those
+// components do, and does nothing else: no model servers, no images.
 //
-//	simulator_training.go  training operator (TFJob, PyTorchJob) and Katib (Experiment)
 //	simulator_serving.go   KFServing / KServe (InferenceService) and Knative Serving
 //	                       (Service, Configuration, Route, Revision)
-//	simulator_kubelet.go   scheduler + kubelet, only for pods labelled
-//	                       app.kubernetes.io/managed-by=kaptain (the kaniko build Job's pods)
-//	simulator_logs.go      the kubelet's Node (kept Ready) and its HTTPS log endpoint:
-//	                       made-up kaniko logs for pods/log, follow included
+//	simulator_logs.go      the kubelet's log endpoint for the Node kwok plays: made-up
+//	                       kaniko logs for pods/log of kaptain's build pods, follow included
 //
 // What happens is driven by labels on each object (a cell sets them through
 // model.labels, which kaptain copies onto everything it creates, pod
-// templates included):
+// templates included); kwok's stages (up writes them) read the same labels for pods:
 //
 //	kaptain-sim/outcome        Succeeded (default) or Failed
 //	kaptain-sim/build-outcome  for the build's pods only: Succeeded or Failed (default: kaptain-sim/outcome)
@@ -73,7 +72,7 @@ type simulator struct {
 	kube  kubernetes.Interface
 	disco discovery.DiscoveryInterface
 	log   *log.Logger
-	node  string // node name pods are bound to (kubelet double)
+	node  string // the Node (kwok plays it) whose build pods' logs are served
 
 	// From discovery, refreshed every few passes: which resources the API
 	// server serves and whether each has a status subresource.
@@ -90,11 +89,11 @@ func runSimulator() int {
 	fs := flag.NewFlagSet("simulator", flag.ExitOnError)
 	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "admin kubeconfig (default $KUBECONFIG)")
 	interval := fs.Duration("interval", 500*time.Millisecond, "time between two passes over the cluster")
-	node := fs.String("node-name", "kaptain-simulator-node", "node the kubelet double binds pods to; a Node object of this name is created and kept Ready")
-	kubeletPort := fs.Int("kubelet-port", 0, "port of the kubelet double's HTTPS log endpoint on 127.0.0.1 (0 = a free port); written into the Node")
+	node := fs.String("node-name", "kaptain-node", "the Node (played by kwok) whose build pods' logs are served")
+	kubeletPort := fs.Int("kubelet-port", 0, "port of the HTTPS log endpoint on 127.0.0.1 (0 = a free port); the Node's kubeletEndpoint must name it (up passes the same port to kwok)")
 	once := fs.Bool("once", false, "make one pass and exit (for debugging)")
 	fs.Usage = func() {
-		fmt.Fprint(os.Stderr, "usage: simulator [flags]\n\nTEST DOUBLE for the Kubeflow training operator, Katib, KFServing/KServe, Knative Serving\nand the kubelet; see simulator.go and README.md.\n\n")
+		fmt.Fprint(os.Stderr, "usage: simulator [flags]\n\nTEST DOUBLE for KFServing/KServe, Knative Serving and the kubelet's log endpoint\n(kaniko's build log); see simulator.go and README.md.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.Parse(os.Args[1:])
@@ -134,23 +133,16 @@ func runSimulator() int {
 	}
 	kubelet := "not started (--once)"
 	if !*once {
-		// The kubelet double's log endpoint and its Node (simulator_logs.go),
-		// in place before "ready:" so that pods/log works as soon as up returns.
+		// The log endpoint (simulator_logs.go), in place before "ready:" so that
+		// pods/log works as soon as up returns.
 		port, err := s.startKubelet(ctx, *kubeletPort)
 		if err != nil {
 			logger.Printf("ERROR: kubelet double: listen on 127.0.0.1:%d: %v", *kubeletPort, err)
 			return 1
 		}
-		version := "v0.0.0"
-		if v, err := s.kube.Discovery().ServerVersion(); err == nil {
-			version = v.GitVersion
-		}
-		s.ensureNode(ctx, port, version, true)
-		s.renewLease(ctx)
-		go s.nodeLoop(ctx, port, version)
-		kubelet = fmt.Sprintf("https://127.0.0.1:%d (Node %s)", port, s.node)
+		kubelet = fmt.Sprintf("https://127.0.0.1:%d (build pods on Node %s)", port, s.node)
 	}
-	logger.Printf("ready: test double for training operator, Katib, KFServing/KServe, Knative, kubelet; API server %s, every %s, all namespaces; kubelet logs %s", cfg.Host, *interval, kubelet)
+	logger.Printf("ready: test double for KFServing/KServe, Knative and kaniko's log; API server %s, every %s, all namespaces; kubelet logs %s", cfg.Host, *interval, kubelet)
 
 	for {
 		s.pass(ctx)
@@ -169,17 +161,12 @@ func runSimulator() int {
 // pass looks once at everything the simulator plays a part for.
 func (s *simulator) pass(ctx context.Context) {
 	s.refreshDiscovery(false)
-	s.trainingJobs(ctx)
-	s.experiments(ctx)
 	s.inferenceServices(ctx)
-	s.pods(ctx)
 }
 
 // ------------------------------------------------------------------ discovery
 
 var simGroupVersions = []schema.GroupVersion{
-	{Group: "kubeflow.org", Version: "v1"},
-	{Group: "kubeflow.org", Version: "v1beta1"},
 	{Group: "serving.kubeflow.org", Version: "v1beta1"},
 	{Group: "serving.kserve.io", Version: "v1beta1"},
 	{Group: "serving.knative.dev", Version: "v1"},
@@ -481,4 +468,16 @@ func controllerRef(owner *unstructured.Unstructured) []any {
 		"controller":         true,
 		"blockOwnerDeletion": true,
 	}}
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func intOr(obj map[string]any, def int64, path ...string) int64 {
+	if n, found, err := unstructured.NestedInt64(obj, path...); found && err == nil {
+		return n
+	}
+	return def
 }

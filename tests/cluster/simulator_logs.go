@@ -1,8 +1,11 @@
 package main
 
-// TEST DOUBLE part 4 (see simulator.go and simulator_kubelet.go): the
-// kubelet's Node object and its log endpoint, so that pods/log (with
-// follow) of kaptain's kaniko build pods works through the API server.
+// TEST DOUBLE part 2 (see simulator.go): the kubelet's log endpoint, so that
+// pods/log (with follow) of kaptain's kaniko build pods works through the API
+// server. kwok plays the Node and the pods' lifecycle (scheduled by the real
+// kube-scheduler, run and finished by kwok's stages); the Node's
+// daemonEndpoints.kubeletEndpoint.port is this endpoint's port (up passes
+// the same port to kwok as --node-port).
 //
 //   - An HTTPS server on 127.0.0.1:--kubelet-port (0 = a free port) with an
 //     in-memory self-signed certificate. kube-apiserver does not verify a
@@ -12,24 +15,20 @@ package main
 //     unchecked. It serves GET /containerLogs/{namespace}/{pod}/{container}
 //     with the kubelet's query parameters (follow, timestamps, sinceTime,
 //     sinceSeconds, tailLines, limitBytes, previous); nothing else (404).
-//   - A Node named --node-name (the node pods are bound to) with InternalIP
-//     127.0.0.1, daemonEndpoints.kubeletEndpoint.port = that port and
-//     condition Ready True, kept alive like a kubelet does: its Lease in
-//     kube-node-lease renewed every 10 s, the node status (lastHeartbeatTime)
-//     every minute, both re-created if deleted. Heartbeats are not logged.
 //
 // The log itself is made up, deterministically, from the pod: only the
-// container named "kaniko" of a pod the kubelet double plays (see
-// simulator_kubelet.go) has one, kaniko-like lines built from its args
+// container named "kaniko" of a kaptain pod on --node-name has one
+// (app.kubernetes.io/managed-by=kaptain, restartPolicy not Always),
+// kaniko-like lines built from its args
 // (--context, --destination, --dockerfile; never env or Secret values),
 // spread from the container's start to kaptain-sim/delay-seconds after the
-// pod's creation (when the pod is reported finished). A line "exists" once
+// pod's creation (when kwok's stages finish the pod). A line "exists" once
 // its time has come: without follow the response holds the lines written so
 // far; with follow it streams each line at its time (flushed) and ends when
 // the pod is reported Succeeded/Failed or is gone. kaptain-sim/outcome (or
 // kaptain-sim/build-outcome) Failed ends the log with kaniko's
-// "error building image: ..." line. Other containers of played pods have an
-// empty log (they print nothing); pods the double does not play and
+// "error building image: ..." line. Other containers of such pods have an
+// empty log (they print nothing); other pods and
 // containers not in the pod get the kubelet's 404.
 
 import (
@@ -48,24 +47,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const (
-	kanikoContainer     = "kaniko"
-	nodeLeaseNamespace  = "kube-node-lease"
-	leaseDuration       = 40 // seconds, as the kubelet's default nodeLeaseDurationSeconds
-	leaseRenewInterval  = 10 * time.Second
-	nodeStatusFrequency = time.Minute // the kubelet reports an unchanged status every 5 min; lease first
+	kanikoContainer = "kaniko"
 	// The kubelet's timestamp format for timestamps=true (pkg/kubelet/kuberuntime/logs).
 	kubeletTimestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 )
@@ -130,160 +122,6 @@ func selfSignedCert(node string) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-}
-
-// ------------------------------------------------------------------ Node and Lease
-
-// nodeLoop keeps the Node and its Lease alive until ctx ends.
-func (s *simulator) nodeLoop(ctx context.Context, port int, kubeletVersion string) {
-	var statusAt time.Time
-	for {
-		if s.ensureNode(ctx, port, kubeletVersion, time.Since(statusAt) >= nodeStatusFrequency) {
-			statusAt = time.Now()
-		}
-		s.renewLease(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(leaseRenewInterval):
-		}
-	}
-}
-
-// ensureNode creates the Node if missing and writes its status when it is not
-// what it should be (or, with heartbeat, anyway). True when the status was written.
-func (s *simulator) ensureNode(ctx context.Context, port int, kubeletVersion string, heartbeat bool) bool {
-	nodes := s.kube.CoreV1().Nodes()
-	node, err := nodes.Get(ctx, s.node, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		node, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-			Name: s.node,
-			Labels: map[string]string{
-				"kubernetes.io/hostname": s.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": runtime.GOARCH,
-				"kaptain-sim/node": "true",
-			},
-			Annotations: map[string]string{"kaptain-sim/test-double": "kubelet double of the operator simulator (tests/cluster/README.md); no containers run here"},
-		}}, metav1.CreateOptions{FieldManager: "kaptain-simulator"})
-		if !s.report(err, "create Node %s (kubelet double)", s.node) {
-			return false
-		}
-	} else if err != nil {
-		if ctx.Err() == nil {
-			s.logf("node %s: get failed, retrying in %s: %v", s.node, leaseRenewInterval, err)
-		}
-		return false
-	}
-
-	// The API server's TaintNodesByCondition admission gives a new Node the
-	// taint node.kubernetes.io/not-ready:NoSchedule; the node lifecycle
-	// controller (not run by up) removes it once the node is Ready: so here.
-	if taints := withoutTaint(node.Spec.Taints, notReadyTaint); len(taints) != len(node.Spec.Taints) {
-		n := node.DeepCopy()
-		n.Spec.Taints = taints
-		updated, err := nodes.Update(ctx, n, metav1.UpdateOptions{FieldManager: "kaptain-simulator"})
-		if s.report(err, "update Node %s: taint %s removed (as the node lifecycle controller does)", s.node, notReadyTaint) {
-			node = updated
-		}
-	}
-
-	want := nodeStatus(node.Status, port, kubeletVersion)
-	endpointChanged := node.Status.DaemonEndpoints.KubeletEndpoint.Port != int32(port)
-	ready := false
-	for _, c := range node.Status.Conditions {
-		ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
-	}
-	if !heartbeat && !endpointChanged && ready {
-		return false
-	}
-	n := node.DeepCopy()
-	n.Status = want
-	_, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: "kaptain-simulator"})
-	if endpointChanged || !ready {
-		return s.report(err, "status Node %s: Ready, kubelet endpoint https://127.0.0.1:%d", s.node, port)
-	}
-	if err != nil && ctx.Err() == nil {
-		s.logf("node %s: heartbeat failed, retrying in %s: %v", s.node, leaseRenewInterval, err)
-	}
-	return err == nil
-}
-
-const notReadyTaint = "node.kubernetes.io/not-ready"
-
-func withoutTaint(taints []corev1.Taint, key string) []corev1.Taint {
-	var out []corev1.Taint
-	for _, t := range taints {
-		if t.Key != key {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// nodeStatus is what a kubelet reports for a healthy node; the conditions'
-// lastTransitionTime is kept when the status did not change.
-func nodeStatus(cur corev1.NodeStatus, port int, kubeletVersion string) corev1.NodeStatus {
-	now := metav1.Now()
-	capacity := corev1.ResourceList{
-		corev1.ResourceCPU:              resource.MustParse("4"),
-		corev1.ResourceMemory:           resource.MustParse("16Gi"),
-		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
-		corev1.ResourcePods:             resource.MustParse("110"),
-	}
-	conds := []corev1.NodeCondition{
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
-		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
-		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
-		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "kubelet is posting ready status (kaptain simulator, a test double)"},
-	}
-	for i := range conds {
-		c := &conds[i]
-		c.LastHeartbeatTime, c.LastTransitionTime = now, now
-		for _, old := range cur.Conditions {
-			if old.Type == c.Type && old.Status == c.Status && !old.LastTransitionTime.IsZero() {
-				c.LastTransitionTime = old.LastTransitionTime
-			}
-		}
-	}
-	return corev1.NodeStatus{
-		Capacity:        capacity,
-		Allocatable:     capacity,
-		Conditions:      conds,
-		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(port)}},
-		NodeInfo: corev1.NodeSystemInfo{
-			MachineID:     fmt.Sprintf("%x", sha256.Sum256([]byte("kaptain-simulator machine")))[:32],
-			KernelVersion: "test-double", OSImage: "kaptain simulator (test double)",
-			ContainerRuntimeVersion: "kaptain-simulator://test-double", KubeletVersion: kubeletVersion,
-			OperatingSystem: "linux", Architecture: runtime.GOARCH,
-		},
-	}
-}
-
-// renewLease creates or renews the node's Lease (what the node lifecycle
-// controller looks at first). Failures are retried on the next beat.
-func (s *simulator) renewLease(ctx context.Context) {
-	leases := s.kube.CoordinationV1().Leases(nodeLeaseNamespace)
-	now := metav1.NewMicroTime(time.Now())
-	lease, err := leases.Get(ctx, s.node, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		node, nerr := s.kube.CoreV1().Nodes().Get(ctx, s.node, metav1.GetOptions{})
-		if nerr != nil {
-			return // the Node comes first (its owner); next beat
-		}
-		_, err = leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: s.node, Namespace: nodeLeaseNamespace,
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptrTo(s.node), LeaseDurationSeconds: ptrTo(int32(leaseDuration)), RenewTime: &now},
-		}, metav1.CreateOptions{FieldManager: "kaptain-simulator"})
-	case err == nil:
-		l := lease.DeepCopy()
-		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = ptrTo(s.node), ptrTo(int32(leaseDuration)), &now
-		_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: "kaptain-simulator"})
-	}
-	if err != nil && ctx.Err() == nil {
-		s.logf("node %s: lease renewal failed, retrying in %s: %v", s.node, leaseRenewInterval, err)
-	}
 }
 
 // ------------------------------------------------------------------ log endpoint
@@ -470,7 +308,8 @@ func (s *simulator) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// plays reports whether the kubelet double runs pod (see simulator_kubelet.go).
+// plays reports whether the log endpoint serves pod's log: kaptain's run-to-completion
+// pods (the build's) on the Node kwok plays.
 func (s *simulator) plays(pod *corev1.Pod) bool {
 	return pod.Labels[managedByLabel] == managedByValue && pod.Spec.RestartPolicy != corev1.RestartPolicyAlways &&
 		pod.Spec.NodeName == s.node
@@ -681,4 +520,20 @@ func repository(image string) string {
 		image = image[:i]
 	}
 	return image
+}
+
+// buildLabels lets kaptain-sim/build-outcome decide a build pod's outcome on its own, so
+// that a train or tune run can fail after its build succeeded (or the other way round);
+// kwok's stages (up) read the labels the same way.
+func buildLabels(labels map[string]string) map[string]string {
+	build, ok := labels[simBuildOutcomeLabel]
+	if !ok {
+		return labels
+	}
+	copied := make(map[string]string, len(labels))
+	for k, v := range labels {
+		copied[k] = v
+	}
+	copied[simOutcomeLabel] = build
+	return copied
 }

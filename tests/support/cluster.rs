@@ -41,6 +41,8 @@ pub fn namespace(name: &str) -> String {
     let ns = format!("{name}-{}", std::process::id() % 100_000);
     let _ = Command::new(std::env::var("KUBECTL").unwrap_or_default()).args(["delete", "ns", &ns, "--wait=false"]).env("KUBECONFIG", kubeconfig()).output();
     kubectl(&["create", "namespace", &ns]);
+    // As a Kubeflow profile's namespace has it: Katib accepts Experiments only there.
+    kubectl(&["label", "namespace", &ns, "katib.kubeflow.org/metrics-collector-injection=enabled"]);
     kubectl(&["-n", &ns, "create", "secret", "docker-registry", "kaptain-registry-credentials", "--docker-server=registry.example.com", "--docker-username=u", "--docker-password=seeded-registry-password"]);
     kubectl(&["-n", &ns, "create", "secret", "generic", "kaptain-s3-credentials", "--from-literal=AWS_ACCESS_KEY_ID=seeded-access-key", "--from-literal=AWS_SECRET_ACCESS_KEY=seeded-secret-key"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/service-account");
@@ -50,10 +52,15 @@ pub fn namespace(name: &str) -> String {
 }
 
 /// Every object of a run, across every kind a run creates (and the build's pods), by label.
+/// The pods of a training job (and of its trials) carry the run's labels too, copied from the
+/// template by the training operator; they are the operator's, kept and removed with their job,
+/// so only the build Job's pods (labelled with their Job's name by the Job controller) count.
 pub fn objects_of_run(ns: &str, run_id: &str) -> Vec<String> {
-    let kinds = "secrets,serviceaccounts,jobs.batch,pods,tfjobs.kubeflow.org,pytorchjobs.kubeflow.org,experiments.kubeflow.org,inferenceservices.serving.kubeflow.org,inferenceservices.serving.kserve.io";
-    let out = kubectl(&["-n", ns, "get", kinds, "-l", &format!("kaptain.io/run-id={run_id}"), "-o", "name"]);
-    let mut names: Vec<String> = out.lines().map(String::from).collect();
+    let kinds = "secrets,serviceaccounts,jobs.batch,tfjobs.kubeflow.org,pytorchjobs.kubeflow.org,experiments.kubeflow.org,inferenceservices.serving.kubeflow.org,inferenceservices.serving.kserve.io";
+    let selector = format!("kaptain.io/run-id={run_id}");
+    let out = kubectl(&["-n", ns, "get", kinds, "-l", &selector, "-o", "name"]);
+    let pods = kubectl(&["-n", ns, "get", "pods", "-l", &format!("{selector},batch.kubernetes.io/job-name"), "-o", "name"]);
+    let mut names: Vec<String> = out.lines().chain(pods.lines()).map(String::from).collect();
     names.sort();
     names
 }
