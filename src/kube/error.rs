@@ -4,8 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 /// A failed request: what was asked, and what the API (or the way to it) answered.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KubeError {
@@ -69,13 +67,10 @@ impl KubeError {
 }
 
 /// One field the API server rejected (422 Invalid).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cause {
-    #[serde(default)]
     pub field: String,
-    #[serde(default)]
     pub message: String,
-    #[serde(default)]
     pub reason: String,
 }
 
@@ -105,30 +100,67 @@ fn is_status(body: &[u8]) -> bool {
     json_object(body).is_some_and(|v| v["kind"] == "Status")
 }
 
-#[derive(Deserialize)]
+/// The parts of a `kind: Status` body kaptain reads. Read from the body's JSON value, as a
+/// derived `Deserialize` would (a field of the wrong type drops the whole Status, a missing one
+/// is empty); a derive for these three structs cost ~6 KB of wasm, the value reader is there
+/// anyway.
 struct Status {
-    #[serde(default)]
     message: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     details: Option<StatusDetails>,
 }
 
-#[derive(Deserialize)]
 struct StatusDetails {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     causes: Vec<Cause>,
-    #[serde(default, rename = "retryAfterSeconds")]
     retry_after_seconds: Option<u64>,
+}
+
+/// `object[key]` as a string: "" when absent, None (the whole Status unreadable) when not one.
+fn text(object: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
+    match object.get(key) {
+        None => Some(String::new()),
+        Some(value) => value.as_str().map(String::from),
+    }
+}
+
+impl Status {
+    fn read(body: &[u8]) -> Option<Status> {
+        let value = json_object(body)?;
+        let object = value.as_object()?;
+        let details = match object.get("details") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(details) => Some(StatusDetails::read(details.as_object()?)?),
+        };
+        Some(Status { message: text(object, "message")?, reason: text(object, "reason")?, details })
+    }
+}
+
+impl StatusDetails {
+    fn read(object: &serde_json::Map<String, serde_json::Value>) -> Option<StatusDetails> {
+        let causes = match object.get("causes") {
+            None => Vec::new(),
+            Some(causes) => causes
+                .as_array()?
+                .iter()
+                .map(|cause| {
+                    let cause = cause.as_object()?;
+                    Some(Cause { field: text(cause, "field")?, message: text(cause, "message")?, reason: text(cause, "reason")? })
+                })
+                .collect::<Option<_>>()?,
+        };
+        let retry_after_seconds = match object.get("retryAfterSeconds") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(seconds) => Some(seconds.as_u64()?),
+        };
+        Some(StatusDetails { name: text(object, "name")?, causes, retry_after_seconds })
+    }
 }
 
 impl ApiError {
     /// From an error response: the Status body when there is one, the HTTP status otherwise.
     pub fn from_response(code: u16, retry_after: Option<&str>, body: &[u8], verb: &str, resource: &str, namespace: &str) -> ApiError {
-        let status: Option<Status> = serde_json::from_slice(body).ok();
+        let status = Status::read(body);
         let details = status.as_ref().and_then(|s| s.details.as_ref());
         let header_retry = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
         let retry_after = header_retry.or(details.and_then(|d| d.retry_after_seconds)).map(Duration::from_secs);
@@ -347,6 +379,25 @@ mod tests {
         // The API server's own Status stays an API error, whatever its code.
         let status = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"secrets is forbidden","reason":"Forbidden","code":403}"#;
         assert!(KubeError::from_response(403, None, status, "list", "secrets", "t").api().is_some());
+    }
+
+    #[test]
+    fn a_status_is_read_as_a_derived_deserialize_would() {
+        let read = |body: &str| ApiError::from_response(409, None, body.as_bytes(), "create", "jobs.batch", "ns");
+        let e = read(r#"{"kind":"Status","message":"m","reason":"AlreadyExists","details":{"name":"x","causes":[{"field":"f"}]}}"#);
+        assert_eq!((e.message.as_str(), e.reason.as_str(), e.name.as_str()), ("m", "AlreadyExists", "x"));
+        assert_eq!(e.causes, vec![Cause { field: "f".into(), message: String::new(), reason: String::new() }]);
+        let e = read(r#"{"kind":"Status","message":"m","details":null}"#);
+        assert_eq!((e.message.as_str(), e.reason.as_str(), e.name.as_str()), ("m", "Conflict", ""));
+        // A field of the wrong type leaves the whole Status unread: the body and the code speak.
+        for body in [
+            r#"{"kind":"Status","message":"m","reason":7}"#,
+            r#"{"kind":"Status","message":"m","details":{"retryAfterSeconds":-1}}"#,
+            r#"{"kind":"Status","message":"m","details":{"causes":[{"field":null}]}}"#,
+        ] {
+            let e = read(body);
+            assert_eq!((e.message.as_str(), e.reason.as_str()), (body, "Conflict"), "{body}");
+        }
     }
 
     #[test]
