@@ -176,7 +176,7 @@ impl BrowserTransport {
             put(&headers, &name.to_ascii_lowercase(), &JsValue::from_str(value)).map_err(error)?;
         }
         for (name, value) in &parts.headers {
-            let value = value.to_str().map_err(|e| error(format!("header {name}: {e}")))?;
+            let value = value.to_str().map_err(|e| error(format!("header {}: {e}", name.as_str())))?;
             put(&headers, name.as_str(), &JsValue::from_str(value)).map_err(error)?;
         }
         if !parts.headers.contains_key(http::header::ACCEPT) {

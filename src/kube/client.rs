@@ -179,7 +179,8 @@ impl<T: Transport> Client<T> {
     }
 
     /// Sends `build()`'s request, trying again on transient errors (honouring Retry-After).
-    async fn call(&self, call: &Call<'_>, build: impl Fn() -> Result<http::Request<Vec<u8>>, kube_core::request::Error>) -> Result<Vec<u8>, KubeError> {
+    /// `build` is a `dyn Fn`: one retry loop in the wasm, not one per kind of request (~8 KB).
+    async fn call(&self, call: &Call<'_>, build: &dyn Fn() -> Result<http::Request<Vec<u8>>, kube_core::request::Error>) -> Result<Vec<u8>, KubeError> {
         call.check()?;
         let mut attempt = 0;
         loop {
@@ -228,7 +229,7 @@ impl<T: Transport> Client<T> {
             }
             Ok(request)
         };
-        let body = self.call(&call, build).await?;
+        let body = self.call(&call, &build).await?;
         decode(&call, &body)
     }
 
@@ -237,7 +238,7 @@ impl<T: Transport> Client<T> {
     pub async fn apply(&self, kind: &KindInfo, namespace: &str, name: &str, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
         let call = Call { verb: "patch", kind, namespace, accept: Some(METADATA) };
         let params = PatchParams { dry_run, force: true, field_manager: Some(FIELD_MANAGER.into()), field_validation: None };
-        let body = self.call(&call, || Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object))).await?;
+        let body = self.call(&call, &|| Self::request(kind, namespace).patch(name, &params, &Patch::Apply(object))).await?;
         decode(&call, &body)
     }
 
@@ -253,7 +254,7 @@ impl<T: Transport> Client<T> {
 
     async fn get_as(&self, kind: &KindInfo, namespace: &str, name: &str, accept: Option<&'static str>) -> Result<Option<Value>, KubeError> {
         let call = Call { verb: "get", kind, namespace, accept };
-        match self.call(&call, || Self::request(kind, namespace).get(name, &GetParams::default())).await {
+        match self.call(&call, &|| Self::request(kind, namespace).get(name, &GetParams::default())).await {
             Ok(body) => decode(&call, &body).map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -273,7 +274,7 @@ impl<T: Transport> Client<T> {
     async fn list_as(&self, kind: &KindInfo, namespace: &str, label_selector: &str, accept: Option<&'static str>) -> Result<ObjectList, KubeError> {
         let call = Call { verb: "list", kind, namespace, accept };
         let params = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let body = self.call(&call, || Self::request(kind, namespace).list(&params)).await?;
+        let body = self.call(&call, &|| Self::request(kind, namespace).list(&params)).await?;
         let mut list = decode(&call, &body)?;
         Ok(ObjectList {
             resource_version: list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
@@ -288,7 +289,7 @@ impl<T: Transport> Client<T> {
     pub async fn delete(&self, kind: &KindInfo, namespace: &str, name: &str) -> Result<bool, KubeError> {
         let call = Call { verb: "delete", kind, namespace, accept: Some(METADATA) };
         let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-        match self.call(&call, || Self::request(kind, namespace).delete(name, &params).map(bodiless)).await {
+        match self.call(&call, &|| Self::request(kind, namespace).delete(name, &params).map(bodiless)).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -303,7 +304,7 @@ impl<T: Transport> Client<T> {
         let call = Call { verb: "deletecollection", kind, namespace, accept: Some(METADATA_LIST) };
         let delete = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
         let list = ListParams { label_selector: Some(label_selector.into()), ..ListParams::default() };
-        let body = self.call(&call, || Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless)).await?;
+        let body = self.call(&call, &|| Self::request(kind, namespace).delete_collection(&delete, &list).map(bodiless)).await?;
         let deleted = decode(&call, &body)?;
         Ok(deleted["items"]
             .as_array()
@@ -366,7 +367,7 @@ impl<T: Transport> Client<T> {
     pub async fn serving_apis(&self) -> Result<Vec<crate::spec::ServingApi>, KubeError> {
         let call = Call { verb: "get", kind: &DISCOVERY, namespace: "", accept: None };
         let body = self
-            .call(&call, || {
+            .call(&call, &|| {
                 http::Request::get("/apis").body(Vec::new()).map_err(kube_core::request::Error::BuildRequest)
             })
             .await?;
