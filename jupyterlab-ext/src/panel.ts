@@ -29,6 +29,7 @@ import { Widget } from '@lumino/widgets';
 import type { InspectableKind, RevisionInfo, RunSummary, SweptRun, WhoseOptions } from 'kaptain-wasm';
 import {
   errorMessage,
+  fileName,
   findOrphans,
   formatAge,
   groupRuns,
@@ -469,8 +470,8 @@ export class RunsPanel extends Widget {
           if (outcome === 'cell-gone') {
             this.notice(
               key,
-              `The cell this run came from (cell id ${cellId}) is no longer in ${notebook}: it was deleted, ` +
-                'or the notebook was replaced. The notebook is open.'
+              `The cell this run came from is no longer in ${fileName(notebook)}: it was deleted, or the ` +
+                `notebook was replaced (cell id ${cellId}). The notebook is open.`
             );
           }
           // The open notebook's positions replace the name alone.

@@ -202,7 +202,9 @@ describe('RunsPanel', () => {
     place('t2').click();
     await new Promise(resolve => setTimeout(resolve, 0));
     const notice = root.querySelector('.kaptain-panel-notice')!;
-    expect(notice.textContent).toContain(`The cell this run came from (cell id gone-cell) is no longer in ${path}`);
+    expect(notice.textContent).toContain(
+      'The cell this run came from is no longer in mnist.ipynb: it was deleted, or the notebook was replaced (cell id gone-cell).'
+    );
     expect(notice.textContent).toContain('The notebook is open.');
   });
 
