@@ -1,6 +1,7 @@
 // The runs panel's pure part: merging the cluster's runs with this browser's records, grouping
-// by notebook and cell, finding orphans, formatting ages. No DOM, no JupyterLab: panel.ts
-// renders what these functions compute, and src/__tests__/panel.spec.ts tests them.
+// by notebook and cell, naming a run's notebook and cell, finding orphans, formatting ages. No
+// DOM, no JupyterLab: panel.ts renders what these functions compute, and
+// src/__tests__/panel.spec.ts tests them.
 import type { RunSummary } from 'kaptain-wasm';
 import type { RunRecord, RunState } from './tokens';
 
@@ -189,23 +190,51 @@ export function formatAge(seconds: number): string {
  */
 export type NotebookLookup = (path: string) => Promise<{ cellIds: string[] } | null>;
 
+/** The last part of a notebook's path (paths relative to the server root, '/'-separated). */
+export function fileName(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  return parts.length > 0 ? parts[parts.length - 1] : path;
+}
+
+/** Where a run came from, as its card names it: a short text and what its hover shows. */
+export interface RunPlace {
+  /** The notebook's file name, and the cell's position when it is known: "actions.ipynb · cell 3". */
+  text: string;
+  /** The whole path and the cell id, one a line, and why no position is shown when none is. */
+  title: string;
+  /** 1-based position of the cell in the open notebook; null when not open, gone or unknown. */
+  position: number | null;
+}
+
 /**
- * How the panel names a cell: its position in the notebook, counted from 1 as JupyterLab's
- * table of contents and prompts do. `cellIds`: the notebook's cells in order, undefined while
- * not known (not looked up yet, or another server's notebook), null when the notebook is gone.
+ * How a run's card names its notebook and cell. `openCellIds`: the ids of the notebook's cells
+ * in the order JupyterLab shows them while the notebook is open in this browser (counted from 1,
+ * as the table of contents and the prompts count), undefined when it is not open: its file may
+ * differ from what was run, and reading it on every poll costs the whole notebook, so only the
+ * name is shown then.
  */
-export function cellLabel(cellId: string | null, cellIds: string[] | null | undefined): string {
+export function runPlace(
+  notebook: string,
+  cellId: string | null,
+  openCellIds: readonly string[] | undefined
+): RunPlace {
+  const name = fileName(notebook);
+  const lines = [notebook];
   if (cellId === null) {
-    return 'cell unknown';
+    lines.push('The run does not say which cell it came from');
+    return { text: name, title: lines.join('\n'), position: null };
   }
-  if (cellIds === undefined) {
-    return 'cell';
+  lines.push(`cell id ${cellId}`);
+  if (openCellIds === undefined) {
+    lines.push("The cell's position shows while the notebook is open");
+    return { text: name, title: lines.join('\n'), position: null };
   }
-  if (cellIds === null) {
-    return 'cell (notebook gone)';
+  const index = openCellIds.indexOf(cellId);
+  if (index < 0) {
+    lines.push('This cell is no longer in the open notebook');
+    return { text: `${name} · cell gone`, title: lines.join('\n'), position: null };
   }
-  const index = cellIds.indexOf(cellId);
-  return index < 0 ? 'cell (no longer in the notebook)' : `cell ${index + 1}`;
+  return { text: `${name} · cell ${index + 1}`, title: lines.join('\n'), position: index + 1 };
 }
 
 /** Why a run is an orphan. */

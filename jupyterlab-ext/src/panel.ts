@@ -7,8 +7,9 @@
 // DOM contract (the Playwright tests rely on it): root #kaptain-runs-panel; runs
 // .kaptain-panel-run[data-run-id][data-step][data-status]; objects
 // .kaptain-panel-object[data-kind][data-name]; buttons [data-action] = cleanup | delete | yaml |
-// sweep | prune | refresh, and on links open-notebook | open-cell (a notebook's name, a cell's
-// title, a run's cell); input[name="sweep-older-than-hours"]; .kaptain-panel-empty;
+// sweep | prune | refresh, and on links open-notebook | open-cell (a notebook's name; a run's
+// notebook and cell, .kaptain-panel-run-cell[data-position]: "actions.ipynb · cell 3", the
+// path and cell id in its title); input[name="sweep-older-than-hours"]; .kaptain-panel-empty;
 // .kaptain-panel-revision[data-name][data-traffic]; pre.kaptain-yaml; .kaptain-panel-error.
 import {
   ILabShell,
@@ -18,16 +19,17 @@ import {
 } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, showDialog } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, Notebook, NotebookPanel } from '@jupyterlab/notebook';
 import { Contents, ServerConnection } from '@jupyterlab/services';
 import { codeIcon, deleteIcon, LabIcon, refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import type { InspectableKind, RevisionInfo, RunSummary, SweptRun, WhoseOptions } from 'kaptain-wasm';
 import {
-  cellLabel,
   errorMessage,
+  fileName,
   findOrphans,
   formatAge,
   groupRuns,
@@ -38,7 +40,9 @@ import {
   notebookCellIds,
   Orphan,
   PanelObject,
-  PanelRun
+  PanelRun,
+  RunPlace,
+  runPlace
 } from './panel-model';
 import { ClusterOptions, IKaptainCore, IKaptainRuns, RunRecord } from './tokens';
 
@@ -66,8 +70,24 @@ export interface RunsPanelOptions {
   lookup: NotebookLookup;
   /** Milliseconds between polls of the cluster while the panel is visible. */
   pollMillis?: number;
-  /** Opens a notebook and, given one, brings its cell into view (the plugin's: JupyterLab's). */
-  openCell?: (notebook: string, cellId: string | null) => Promise<void>;
+  /**
+   * Opens a notebook and, given a cell id, makes that cell the active one, in view (the
+   * plugin's: JupyterLab's); rejects, saying why, when the notebook cannot be opened.
+   */
+  openCell?: (notebook: string, cellId: string | null) => Promise<OpenCellOutcome>;
+  /** The notebooks open in this browser, whose cells' positions the cards show. */
+  openNotebooks?: OpenNotebooks;
+}
+
+/** What opening a run's cell came to: the cell shown, the notebook only, or the cell gone from it. */
+export type OpenCellOutcome = 'cell' | 'notebook' | 'cell-gone';
+
+/** The notebooks open in this browser: their cells in the order shown, and when that changes. */
+export interface OpenNotebooks {
+  /** The ids of the cells of the notebook open at `path`, in order; undefined when it is not open (or still loading). */
+  cellIds(path: string): string[] | undefined;
+  /** Emitted when a notebook opens, loads, closes or is renamed, or its cells are added, removed or moved. */
+  readonly changed: ISignal<OpenNotebooks, void>;
 }
 
 /** Revisions of one InferenceService, or why they could not be listed. */
@@ -86,6 +106,7 @@ export class RunsPanel extends Widget {
     this._runs = options.runs;
     this._lookup = options.lookup;
     this._openCell = options.openCell;
+    this._openNotebooks = options.openNotebooks;
     this._pollMillis = options.pollMillis ?? POLL_MILLIS;
     this.id = PANEL_ID;
     this.addClass('kaptain-panel');
@@ -98,6 +119,7 @@ export class RunsPanel extends Widget {
     this._bodyNode.appendChild(div('kaptain-panel-loading', 'Looking for kaptain runs…'));
     this.node.append(this._errorsNode, this._noticesNode, this._bodyNode);
     this._runs.changed.connect(this.onRecordsChanged, this);
+    this._openNotebooks?.changed.connect(this.onNotebooksChanged, this);
   }
 
   /** The namespace shown (and worked in), once known. */
@@ -113,7 +135,11 @@ export class RunsPanel extends Widget {
     if (this._changedTimer !== null) {
       clearTimeout(this._changedTimer);
     }
+    if (this._placesTimer !== null) {
+      clearTimeout(this._placesTimer);
+    }
     this._runs.changed.disconnect(this.onRecordsChanged, this);
+    this._openNotebooks?.changed.disconnect(this.onNotebooksChanged, this);
     super.dispose();
   }
 
@@ -193,6 +219,17 @@ export class RunsPanel extends Widget {
           void this.refresh();
         }
       }, 750);
+    }
+  }
+
+  private onNotebooksChanged(): void {
+    // Cells' positions, redrawn once for a burst of changes (a notebook loading adds its cells
+    // one by one); nothing is asked of the cluster.
+    if (this._placesTimer === null && this.isVisible) {
+      this._placesTimer = window.setTimeout(() => {
+        this._placesTimer = null;
+        this.render();
+      }, 100);
     }
   }
 
@@ -316,16 +353,17 @@ export class RunsPanel extends Widget {
       return;
     }
     const runs = this.panelRuns();
+    const places = new Map(runs.map(r => [r.runId, this.placeOf(r)]));
     const key = JSON.stringify({
       runs: runs.map(r => ({ ...r, ageSeconds: undefined })),
+      places: [...places],
       revisions: [...this._revisions],
       busy: [...this._busy],
-      namespace: this._namespace,
-      cellOrders: [...this._cellOrders].map(([notebook, order]) => [notebook, order.cellIds])
+      namespace: this._namespace
     });
     if (key !== this._renderedKey) {
       this._renderedKey = key;
-      this._bodyNode.replaceChildren(...this.renderRuns(runs));
+      this._bodyNode.replaceChildren(...this.renderRuns(runs, places));
     }
     const ages = new Map(runs.map(r => [r.runId, r.ageSeconds]));
     for (const node of Array.from(this._bodyNode.querySelectorAll<HTMLElement>('.kaptain-panel-run'))) {
@@ -337,7 +375,20 @@ export class RunsPanel extends Widget {
     }
   }
 
-  private renderRuns(runs: PanelRun[]): HTMLElement[] {
+  /**
+   * How a run's card names its notebook and cell; null for a run from no notebook. Positions
+   * only for this server's runs in notebooks open here: another server's notebook of the same
+   * path is not this one.
+   */
+  private placeOf(run: PanelRun): RunPlace | null {
+    if (!run.notebook) {
+      return null;
+    }
+    const open = run.ours ? this._openNotebooks?.cellIds(run.notebook) : undefined;
+    return runPlace(run.notebook, run.cellId, open);
+  }
+
+  private renderRuns(runs: PanelRun[], places: Map<string, RunPlace | null>): HTMLElement[] {
     if (runs.length === 0) {
       const empty = div('kaptain-panel-empty');
       const lead = document.createElement('p');
@@ -367,13 +418,12 @@ export class RunsPanel extends Widget {
       section.dataset.notebook = group.notebook ?? '';
       const title = div('kaptain-panel-notebook-title');
       const notebook = group.notebook;
-      // Positions of cells only for this server's notebooks: another server's are not here.
-      const cellIds = notebook !== null && group.cells.some(c => c.runs.some(r => r.ours)) ? this.cellOrder(notebook) : undefined;
       if (notebook !== null) {
         // The notebook's name first, its directory after it, dimmed: what a narrow panel cuts
-        // is the directory. The whole path on hover.
-        const name = this.cellLink(span('kaptain-panel-notebook-name', PathExt.basename(notebook)), notebook, null);
-        title.append(name);
+        // is the directory. The whole path on hover; a link when it is this server's notebook.
+        const ours = group.cells.some(c => c.runs.some(r => r.ours));
+        const name = span('kaptain-panel-notebook-name', PathExt.basename(notebook));
+        title.append(ours ? this.cellLink(name, notebook, null) : name);
         const dir = PathExt.dirname(notebook);
         if (dir) {
           title.append(span('kaptain-panel-notebook-dir', dir));
@@ -385,15 +435,11 @@ export class RunsPanel extends Widget {
       }
       section.appendChild(title);
       for (const cell of group.cells) {
+        // The runs of one cell together; each card names the cell (its notebook and position).
         const cellNode = div('kaptain-panel-cell');
         cellNode.dataset.cellId = cell.cellId ?? '';
-        if (notebook !== null) {
-          const cellTitle = div('kaptain-panel-cell-title', cellLabel(cell.cellId, cellIds));
-          cellTitle.title = cell.cellId ? `${notebook}, cell id ${cell.cellId}` : 'The run did not say which cell it came from';
-          cellNode.appendChild(cell.cellId ? this.cellLink(cellTitle, notebook, cell.cellId) : cellTitle);
-        }
         for (const run of cell.runs) {
-          cellNode.appendChild(this.renderRun(run, notebook !== null ? cellLabel(run.cellId, cellIds) : null));
+          cellNode.appendChild(this.renderRun(run, places.get(run.runId) ?? null));
         }
         section.appendChild(cellNode);
       }
@@ -401,7 +447,10 @@ export class RunsPanel extends Widget {
     });
   }
 
-  /** Makes `node` open the notebook (and bring the cell into view) when clicked. */
+  /**
+   * Makes `node` open the notebook (and make the cell the active one, in view) when clicked or
+   * on Enter; says so in the panel when the notebook cannot be opened or the cell is gone.
+   */
   private cellLink(node: HTMLElement, notebook: string, cellId: string | null): HTMLElement {
     const open = this._openCell;
     if (!open) {
@@ -411,10 +460,26 @@ export class RunsPanel extends Widget {
     node.dataset.action = cellId ? 'open-cell' : 'open-notebook';
     node.tabIndex = 0;
     node.setAttribute('role', 'link');
-    const go = () =>
-      void open(notebook, cellId).catch(error =>
-        this.setError(`open:${notebook}`, `Could not open ${notebook}: ${errorMessage(error)}`)
+    const key = `open:${notebook}`;
+    const go = () => {
+      this.clearError(key);
+      this._notices = this._notices.filter(n => n.key !== key);
+      this.renderNotes();
+      void open(notebook, cellId).then(
+        outcome => {
+          if (outcome === 'cell-gone') {
+            this.notice(
+              key,
+              `The cell this run came from is no longer in ${fileName(notebook)}: it was deleted, or the ` +
+                `notebook was replaced (cell id ${cellId}). The notebook is open.`
+            );
+          }
+          // The open notebook's positions replace the name alone.
+          this.render();
+        },
+        error => this.setError(key, `Could not open ${notebook}: ${errorMessage(error)}`)
       );
+    };
     node.addEventListener('click', go);
     node.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
@@ -424,28 +489,7 @@ export class RunsPanel extends Widget {
     return node;
   }
 
-  /**
-   * The cells of this server's notebook `path` in order, as last looked up (undefined until
-   * then); a lookup older than the poll interval is made again, and the panel redrawn with it.
-   */
-  private cellOrder(path: string): string[] | null | undefined {
-    const known = this._cellOrders.get(path);
-    if ((!known || Date.now() - known.at > this._pollMillis) && !this._ordering.has(path)) {
-      this._ordering.add(path);
-      void this._lookup(path)
-        .then(
-          found => this._cellOrders.set(path, { cellIds: found ? found.cellIds : null, at: Date.now() }),
-          () => this._cellOrders.delete(path)
-        )
-        .finally(() => {
-          this._ordering.delete(path);
-          this.render();
-        });
-    }
-    return known?.cellIds;
-  }
-
-  private renderRun(run: PanelRun, cell: string | null = null): HTMLElement {
+  private renderRun(run: PanelRun, place: RunPlace | null = null): HTMLElement {
     const node = div('kaptain-panel-run');
     node.dataset.runId = run.runId;
     node.dataset.step = run.step;
@@ -469,13 +513,17 @@ export class RunsPanel extends Widget {
     cleanup.disabled = busy;
     cleanup.addEventListener('click', () => void this.cleanupRun(run));
     head.append(step, id, age);
-    if (cell !== null && run.notebook) {
-      // The card's way to its cell.
-      const where = this.cellLink(span('kaptain-panel-run-cell', cell), run.notebook, run.cellId);
-      where.title = `${run.notebook}${run.cellId ? `, cell id ${run.cellId}` : ''}`;
-      head.append(where);
-    }
     node.appendChild(head);
+    if (place !== null && run.notebook) {
+      // Where the run came from: the notebook's name and the cell's position, a link to the
+      // cell for this server's runs (another server's notebook of that path is not this one).
+      const where = span('kaptain-panel-run-cell', place.text);
+      where.title = place.title;
+      where.dataset.position = place.position === null ? '' : String(place.position);
+      const line = div('kaptain-panel-run-place');
+      line.appendChild(run.ours ? this.cellLink(where, run.notebook, run.cellId) : where);
+      node.appendChild(line);
+    }
 
     const meta = div('kaptain-panel-run-meta');
     const text = span('kaptain-panel-run-meta-text');
@@ -826,9 +874,9 @@ export class RunsPanel extends Widget {
   private _core: IKaptainCore;
   private _runs: IKaptainRuns;
   private _lookup: NotebookLookup;
-  private _openCell?: (notebook: string, cellId: string | null) => Promise<void>;
-  private _cellOrders = new Map<string, { cellIds: string[] | null; at: number }>();
-  private _ordering = new Set<string>();
+  private _openCell?: (notebook: string, cellId: string | null) => Promise<OpenCellOutcome>;
+  private _openNotebooks?: OpenNotebooks;
+  private _placesTimer: number | null = null;
   private _pollMillis: number;
   private _namespace: string | null = null;
   private _namespaceNode!: HTMLElement;
@@ -959,19 +1007,92 @@ function isNotFound(error: unknown): boolean {
   return /\b404\b|not found/i.test(errorMessage(error));
 }
 
-/** Opens `path` (or shows it, when open) and makes the cell `cellId` the active one, in view. */
-async function openCell(app: JupyterFrontEnd, path: string, cellId: string | null): Promise<void> {
-  const widget: unknown = await app.commands.execute('docmanager:open', { path });
+/** What showCell needs of a notebook widget (JupyterLab 4.2's API and later). */
+export type CellShower = Pick<Notebook, 'widgets' | 'activeCellIndex' | 'deselectAll' | 'scrollToItem'>;
+
+/**
+ * Makes the cell whose id is `cellId` the active one of `notebook`, alone selected, and
+ * scrolls it to the middle, as the table of contents does; false when no cell has that id.
+ */
+export async function showCell(notebook: CellShower, cellId: string): Promise<boolean> {
+  const index = notebook.widgets.findIndex(cell => cell.model.id === cellId);
+  if (index < 0) {
+    return false;
+  }
+  notebook.activeCellIndex = index;
+  notebook.deselectAll();
+  await notebook.scrollToItem(index, 'center');
+  return true;
+}
+
+/**
+ * Opens `path` as a notebook (or shows it, when open), activates it and, given a cell id,
+ * makes that cell the active one, in view. Rejects saying why when the notebook is gone.
+ */
+async function openCell(app: JupyterFrontEnd, path: string, cellId: string | null): Promise<OpenCellOutcome> {
+  let widget: unknown;
+  try {
+    // JupyterLab's own command: it asks the contents API first, then opens or reveals.
+    widget = await app.commands.execute('docmanager:open', { path, factory: 'Notebook' });
+  } catch (error) {
+    throw isNotFound(error) ? new Error('it no longer exists') : error;
+  }
   if (!(widget instanceof NotebookPanel)) {
-    return;
+    throw new Error('it did not open as a notebook');
   }
   await widget.context.ready;
   await widget.revealed;
-  const index = widget.content.widgets.findIndex(cell => cell.model.id === cellId);
-  if (index >= 0) {
-    widget.content.activeCellIndex = index;
-    await widget.content.scrollToItem(index, 'center');
+  app.shell.activateById(widget.id);
+  if (cellId === null) {
+    return 'notebook';
   }
+  return (await showCell(widget.content, cellId)) ? 'cell' : 'cell-gone';
+}
+
+/**
+ * OpenNotebooks over JupyterLab's notebook tracker: a notebook counts once its file is loaded;
+ * `changed` follows each one's loading, renaming, cells and closing.
+ */
+export class TrackedNotebooks implements OpenNotebooks {
+  constructor(tracker: INotebookTracker) {
+    this._tracker = tracker;
+    tracker.forEach(panel => this.watch(panel));
+    tracker.widgetAdded.connect((_, panel) => this.watch(panel));
+  }
+
+  get changed(): ISignal<OpenNotebooks, void> {
+    return this._changed;
+  }
+
+  cellIds(path: string): string[] | undefined {
+    const panel = this._tracker.find(p => !p.isDisposed && p.context.isReady && p.context.path === path);
+    const model = panel?.content.model;
+    if (!model) {
+      return undefined;
+    }
+    const ids: string[] = [];
+    for (const cell of model.cells) {
+      ids.push(cell.id);
+    }
+    return ids;
+  }
+
+  private watch(panel: NotebookPanel): void {
+    const emit = () => this._changed.emit();
+    void panel.context.ready.then(emit, () => undefined);
+    panel.context.pathChanged.connect(emit);
+    panel.disposed.connect(emit);
+    const follow = () => panel.content.model?.cells.changed.connect(emit);
+    follow();
+    panel.content.modelChanged.connect(() => {
+      follow();
+      emit();
+    });
+    emit();
+  }
+
+  private _tracker: INotebookTracker;
+  private _changed = new Signal<OpenNotebooks, void>(this);
 }
 
 /**
@@ -1025,7 +1146,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       core,
       runs,
       lookup: contentsLookup(app.serviceManager.contents, tracker),
-      openCell: (notebook, cellId) => openCell(app, notebook, cellId)
+      openCell: (notebook, cellId) => openCell(app, notebook, cellId),
+      openNotebooks: tracker ? new TrackedNotebooks(tracker) : undefined
     });
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, PANEL_ID);

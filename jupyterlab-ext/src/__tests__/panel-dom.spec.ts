@@ -4,7 +4,9 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import type { RevisionInfo, RunSummary } from 'kaptain-wasm';
 
-import { RunsPanel } from '../panel';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+
+import { CellShower, OpenCellOutcome, OpenNotebooks, RunsPanel, showCell, TrackedNotebooks } from '../panel';
 import type { IKaptainCore, IKaptainRuns, KaptainWasm, RunRecord } from '../tokens';
 
 function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
@@ -127,52 +129,97 @@ describe('RunsPanel', () => {
     expect(root.querySelector('.kaptain-panel-empty')).toBeNull();
   });
 
-  it("names a notebook by its file and a cell by its position, whole path and id on hover, each a link to it", async () => {
+  it("names a run's notebook by its file and its cell by its position while open, the path and id on hover, a link to the cell", async () => {
+    const path = 'projects/vision/experiments/2026/mnist.ipynb';
     const { core, runs } = fakes(async () => [
-      summary('t1', { notebook: 'projects/vision/experiments/2026/mnist.ipynb', cell_id: 'kaptain-7f3a9c2e41' }),
-      summary('t2', { notebook: 'projects/vision/experiments/2026/mnist.ipynb', cell_id: 'gone-cell' }),
-      summary('o1', { ours: false, notebook_server: '/user/bob/', notebook: 'bob.ipynb', cell_id: 'bob-cell' })
+      summary('t1', { notebook: path, cell_id: 'kaptain-7f3a9c2e41', age_seconds: 10 }),
+      summary('t2', { notebook: path, cell_id: 'gone-cell', age_seconds: 20 }),
+      summary('c1', { notebook: 'closed.ipynb', cell_id: 'c-1', age_seconds: 30 }),
+      summary('o1', { ours: false, notebook_server: '/user/bob/', notebook: path, cell_id: 'kaptain-7f3a9c2e41', age_seconds: 40 })
     ]);
-    const lookup = jest.fn(async (path: string) => (path.endsWith('mnist.ipynb') ? { cellIds: ['md-1', 'kaptain-7f3a9c2e41'] } : null));
+    // mnist.ipynb is open (a markdown cell first), closed.ipynb is not.
+    const open = new Map<string, string[]>([[path, ['md-1', 'kaptain-7f3a9c2e41']]]);
+    const changed = new Signal<OpenNotebooks, void>({} as OpenNotebooks);
+    const openNotebooks: OpenNotebooks = { cellIds: p => open.get(p), changed };
     const opened: [string, string | null][] = [];
-    const openCell = async (notebook: string, cellId: string | null) => void opened.push([notebook, cellId]);
-    const panel = mount(core, runs, { lookup, openCell });
+    const openCell = jest.fn(async (notebook: string, cellId: string | null): Promise<OpenCellOutcome> => {
+      opened.push([notebook, cellId]);
+      return cellId === 'gone-cell' ? 'cell-gone' : cellId ? 'cell' : 'notebook';
+    });
+    const panel = mount(core, runs, { openCell, openNotebooks });
     const root = panel.node;
-    const allServers = root.querySelector<HTMLInputElement>('input[type="checkbox"]')!;
+    const allServers = root.querySelector<HTMLInputElement>('input[name="all-servers"]')!;
     allServers.checked = true;
     allServers.dispatchEvent(new Event('change'));
     await panel.refresh();
-    const section = root.querySelector<HTMLElement>('.kaptain-panel-notebook[data-notebook="projects/vision/experiments/2026/mnist.ipynb"]')!;
+    const place = (runId: string) => root.querySelector<HTMLElement>(`.kaptain-panel-run[data-run-id="${runId}"] .kaptain-panel-run-cell`)!;
+
+    // The notebook's header: its name, its directory dimmed, the path on hover.
+    const section = root.querySelector<HTMLElement>(`.kaptain-panel-notebook[data-notebook="${path}"]`)!;
     const title = section.querySelector<HTMLElement>('.kaptain-panel-notebook-title')!;
     expect(title.querySelector('.kaptain-panel-notebook-name')!.textContent).toBe('mnist.ipynb');
     expect(title.querySelector('.kaptain-panel-notebook-dir')!.textContent).toBe('projects/vision/experiments/2026');
-    expect(title.title).toBe('projects/vision/experiments/2026/mnist.ipynb');
-    // Positions once the notebook was looked up (once, whatever the number of its runs).
-    await new Promise(resolve => setTimeout(resolve, 0));
-    expect(lookup).toHaveBeenCalledTimes(1);
-    expect(lookup).toHaveBeenCalledWith('projects/vision/experiments/2026/mnist.ipynb');
-    const cells = Array.from(section.querySelectorAll<HTMLElement>('.kaptain-panel-cell-title'));
-    expect(cells.map(c => [c.textContent, c.title])).toEqual(
-      expect.arrayContaining([
-        ['cell 2', 'projects/vision/experiments/2026/mnist.ipynb, cell id kaptain-7f3a9c2e41'],
-        ['cell (no longer in the notebook)', 'projects/vision/experiments/2026/mnist.ipynb, cell id gone-cell']
-      ])
-    );
-    expect(root.querySelector('.kaptain-panel-run[data-run-id="t1"] .kaptain-panel-run-cell')!.textContent).toBe('cell 2');
-    // Another server's notebook is not this server's to look up: no position, no guess.
-    expect(lookup).not.toHaveBeenCalledWith('bob.ipynb');
-    expect(root.querySelector('.kaptain-panel-notebook[data-notebook="bob.ipynb"] .kaptain-panel-cell-title')!.textContent).toBe('cell');
+    expect(title.title).toBe(path);
 
+    // Each card: the file name and the cell's position in the open notebook, path and id on hover.
+    expect(place('t1').textContent).toBe('mnist.ipynb · cell 2');
+    expect(place('t1').dataset.position).toBe('2');
+    expect(place('t1').title).toBe(`${path}\ncell id kaptain-7f3a9c2e41`);
+    expect(place('t1').dataset.action).toBe('open-cell');
+    expect(place('t2').textContent).toBe('mnist.ipynb · cell gone');
+    // Not open: the name alone, no guessed position.
+    expect(place('c1').textContent).toBe('closed.ipynb');
+    expect(place('c1').dataset.position).toBe('');
+    expect(place('c1').title).toContain("position shows while the notebook is open");
+    // Another server's run: its notebook is not the one open here; named, not linked.
+    expect(place('o1').textContent).toBe('mnist.ipynb');
+    expect(place('o1').dataset.action).toBeUndefined();
+
+    // The notebook opens: its positions replace the name alone; cells moved: positions follow.
+    open.set('closed.ipynb', ['x', 'y', 'c-1']);
+    changed.emit();
+    await new Promise(resolve => setTimeout(resolve, 150));
+    expect(place('c1').textContent).toBe('closed.ipynb · cell 3');
+    open.set(path, ['kaptain-7f3a9c2e41', 'md-1']);
+    changed.emit();
+    await new Promise(resolve => setTimeout(resolve, 150));
+    expect(place('t1').textContent).toBe('mnist.ipynb · cell 1');
+
+    // The links: the notebook's name opens it; a card's place (click or Enter) opens its cell.
     section.querySelector<HTMLElement>('.kaptain-panel-notebook-name')!.click();
-    cells.find(c => c.textContent === 'cell 2')!.click();
-    root.querySelector<HTMLElement>('.kaptain-panel-run[data-run-id="t1"] [data-action="open-cell"]')!.dispatchEvent(
-      new KeyboardEvent('keydown', { key: 'Enter' })
-    );
+    place('t1').click();
+    place('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }));
+    await new Promise(resolve => setTimeout(resolve, 0));
     expect(opened).toEqual([
-      ['projects/vision/experiments/2026/mnist.ipynb', null],
-      ['projects/vision/experiments/2026/mnist.ipynb', 'kaptain-7f3a9c2e41'],
-      ['projects/vision/experiments/2026/mnist.ipynb', 'kaptain-7f3a9c2e41']
+      [path, null],
+      [path, 'kaptain-7f3a9c2e41'],
+      ['closed.ipynb', 'c-1']
     ]);
+    expect(root.querySelector('.kaptain-panel-notice')).toBeNull();
+    expect(root.querySelector('.kaptain-panel-error')).toBeNull();
+
+    // A cell that is gone: said so, naming the cell and the notebook.
+    place('t2').click();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    const notice = root.querySelector('.kaptain-panel-notice')!;
+    expect(notice.textContent).toContain(
+      'The cell this run came from is no longer in mnist.ipynb: it was deleted, or the notebook was replaced (cell id gone-cell).'
+    );
+    expect(notice.textContent).toContain('The notebook is open.');
+  });
+
+  it('says why a notebook could not be opened from a card', async () => {
+    const { core, runs } = fakes(async () => [summary('t1', { notebook: 'work/deleted.ipynb', cell_id: 'c-1' })]);
+    const openCell = async (): Promise<OpenCellOutcome> => {
+      throw new Error('it no longer exists');
+    };
+    const panel = mount(core, runs, { openCell });
+    await panel.refresh();
+    panel.node.querySelector<HTMLElement>('.kaptain-panel-run[data-run-id="t1"] [data-action="open-cell"]')!.click();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(panel.node.querySelector('.kaptain-panel-error')!.textContent).toContain(
+      'Could not open work/deleted.ipynb: it no longer exists'
+    );
   });
 
   it("previews a prune with the core's decision: a Revision still rolling out is not listed", async () => {
@@ -252,5 +299,97 @@ describe('RunsPanel', () => {
     runs.changed.emit(record);
     const node = panel.node.querySelector<HTMLElement>('.kaptain-panel-run[data-run-id="live1"]')!;
     expect(node.dataset.status).toBe('starting');
+  });
+});
+
+describe('showCell', () => {
+  function notebook(ids: string[]) {
+    const calls: string[] = [];
+    const fake = {
+      widgets: ids.map(id => ({ model: { id } })),
+      activeCellIndex: 0,
+      deselectAll: () => void calls.push('deselectAll'),
+      scrollToItem: async (index: number, align?: string) => void calls.push(`scrollToItem ${index} ${align}`)
+    };
+    return { fake, calls, shower: fake as unknown as CellShower };
+  }
+
+  it('makes the cell with that id the active one, alone selected, scrolled to the middle', async () => {
+    const { fake, calls, shower } = notebook(['a', 'b', 'c']);
+    expect(await showCell(shower, 'c')).toBe(true);
+    expect(fake.activeCellIndex).toBe(2);
+    expect(calls).toEqual(['deselectAll', 'scrollToItem 2 center']);
+  });
+
+  it('changes nothing when no cell has that id', async () => {
+    const { fake, calls, shower } = notebook(['a']);
+    expect(await showCell(shower, 'gone')).toBe(false);
+    expect(fake.activeCellIndex).toBe(0);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('TrackedNotebooks', () => {
+  class FakeCells {
+    changed = new Signal<FakeCells, void>(this);
+    constructor(public ids: string[]) {}
+    *[Symbol.iterator]() {
+      for (const id of this.ids) {
+        yield { id };
+      }
+    }
+  }
+  function fakePanel(path: string, ids: string[]) {
+    let ready!: () => void;
+    const panel = {
+      isDisposed: false,
+      disposed: new Signal<unknown, void>({}),
+      context: {
+        path,
+        isReady: false,
+        ready: new Promise<void>(resolve => (ready = resolve)),
+        pathChanged: new Signal<unknown, string>({})
+      },
+      content: { model: { cells: new FakeCells(ids) }, modelChanged: new Signal<unknown, void>({}) }
+    };
+    const load = () => {
+      panel.context.isReady = true;
+      ready();
+    };
+    return { panel, load };
+  }
+
+  it("gives an open notebook's cells once it is loaded, and says when they change", async () => {
+    const panels: unknown[] = [];
+    const widgetAdded = new Signal<unknown, unknown>({});
+    const tracker = {
+      widgetAdded,
+      forEach: (fn: (p: unknown) => void) => panels.forEach(fn),
+      find: (fn: (p: unknown) => boolean) => panels.find(fn)
+    } as unknown as INotebookTracker;
+    const open = new TrackedNotebooks(tracker);
+    let changes = 0;
+    open.changed.connect(() => void changes++);
+
+    const { panel, load } = fakePanel('work/a.ipynb', ['c1', 'c2']);
+    panels.push(panel);
+    widgetAdded.emit(panel as unknown as NotebookPanel);
+    // Not loaded yet: its cells are not known (an empty notebook would say every cell is gone).
+    expect(open.cellIds('work/a.ipynb')).toBeUndefined();
+    load();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(open.cellIds('work/a.ipynb')).toEqual(['c1', 'c2']);
+    expect(open.cellIds('work/other.ipynb')).toBeUndefined();
+
+    const before = changes;
+    panel.content.model.cells.ids = ['c2', 'c1'];
+    panel.content.model.cells.changed.emit();
+    expect(changes).toBe(before + 1);
+    expect(open.cellIds('work/a.ipynb')).toEqual(['c2', 'c1']);
+
+    panel.isDisposed = true;
+    panel.disposed.emit();
+    expect(changes).toBe(before + 2);
+    expect(open.cellIds('work/a.ipynb')).toBeUndefined();
   });
 });

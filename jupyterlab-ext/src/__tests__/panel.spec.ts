@@ -4,6 +4,7 @@ import type { RunSummary } from 'kaptain-wasm';
 
 import {
   errorMessage,
+  fileName,
   findOrphans,
   formatAge,
   groupRuns,
@@ -12,7 +13,8 @@ import {
   mergeRuns,
   NotebookLookup,
   notebookCellIds,
-  PanelRun
+  PanelRun,
+  runPlace
 } from '../panel-model';
 import type { RunRecord } from '../tokens';
 
@@ -294,5 +296,47 @@ describe('inferenceServiceOf and errorMessage', () => {
     expect(errorMessage(new Error('boom'))).toBe('boom');
     expect(errorMessage('plain')).toBe('plain');
     expect(errorMessage({ code: 1 })).toBe('{"code":1}');
+  });
+});
+
+describe('runPlace', () => {
+  const path = 'e2e/sessions-chromium/actions.ipynb';
+
+  it("names the notebook by its file and the cell by its position in the open notebook, counted from 1", () => {
+    expect(runPlace(path, 'c3', ['md', 'c2', 'c3'])).toEqual({
+      text: 'actions.ipynb · cell 3',
+      title: 'e2e/sessions-chromium/actions.ipynb\ncell id c3',
+      position: 3
+    });
+  });
+
+  it('shows the name alone when the notebook is not open, and says so on hover', () => {
+    const place = runPlace(path, 'kaptain-7f3a9c2e41', undefined);
+    expect(place.text).toBe('actions.ipynb');
+    expect(place.position).toBeNull();
+    expect(place.title.split('\n')).toEqual([
+      'e2e/sessions-chromium/actions.ipynb',
+      'cell id kaptain-7f3a9c2e41',
+      "The cell's position shows while the notebook is open"
+    ]);
+  });
+
+  it('says when the cell is no longer in the open notebook', () => {
+    const place = runPlace(path, 'deleted', ['c1']);
+    expect(place).toMatchObject({ text: 'actions.ipynb · cell gone', position: null });
+    expect(place.title).toContain('cell id deleted');
+    expect(place.title).toContain('no longer in the open notebook');
+  });
+
+  it('names no cell when the run did not say which', () => {
+    const place = runPlace('top.ipynb', null, ['c1']);
+    expect(place).toMatchObject({ text: 'top.ipynb', position: null });
+    expect(place.title).toBe('top.ipynb\nThe run does not say which cell it came from');
+  });
+
+  it("takes a path's last part as the file name", () => {
+    expect(fileName('a/b/c.ipynb')).toBe('c.ipynb');
+    expect(fileName('c.ipynb')).toBe('c.ipynb');
+    expect(fileName('a/b/')).toBe('b');
   });
 });

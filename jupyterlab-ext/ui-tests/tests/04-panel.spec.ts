@@ -1,13 +1,16 @@
 // The kaptain runs panel: (d) after a reload in the middle of a run the panel shows the run and
-// cleans it up; (e) a sweep deletes the sweepable objects of orphaned runs (their notebook is
+// cleans it up; a run's card names its notebook and cell, and its link makes the cell the
+// active one; (e) a sweep deletes the sweepable objects of orphaned runs (their notebook is
 // gone) and nothing of runs that are not orphans. Runs last: the sweep may take earlier cases'
 // leftovers with it (galata deletes each case's notebooks, which orphans their runs).
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
   acceptDialogIfAny,
   ARTIFACTS,
+  deployCell,
   describe,
   expect,
   expectRunGone,
@@ -48,7 +51,7 @@ test('(d) after a reload mid-run, the panel shows the run and cleans it up', asy
   const section = panel.locator('.kaptain-panel-notebook').filter({ has: page.locator(`.kaptain-panel-run[data-run-id="${runId}"]`) });
   await expect(section.locator('.kaptain-panel-notebook-name')).toHaveText('reload.ipynb');
   await expect(section.locator('.kaptain-panel-notebook-title')).toHaveAttribute('title', `${tmpPath}/reload.ipynb`);
-  await expect(run.locator('.kaptain-panel-run-cell')).toHaveText('cell 1', { timeout: 30_000 });
+  await expect(run.locator('.kaptain-panel-run-cell')).toHaveText('reload.ipynb · cell 1', { timeout: 30_000 });
   const nameFits = await section
     .locator('.kaptain-panel-notebook-name')
     .evaluate(name => name.getBoundingClientRect().right <= name.parentElement!.getBoundingClientRect().right);
@@ -65,6 +68,74 @@ test('(d) after a reload mid-run, the panel shows the run and cleans it up', asy
   await panel.locator('[data-action="refresh"]').first().click();
   await expect(run.locator('.kaptain-panel-object')).toHaveCount(0, { timeout: 30_000 });
   await screenshot(panel, 'panel-after-cleanup');
+});
+
+/** The notebook JupyterLab shows in front, and its active cell's index. */
+async function activeCell(page: IJupyterLabPageFixture): Promise<{ path: string; index: number }> {
+  return page.evaluate(() => {
+    const widget = (window as any).jupyterapp.shell.currentWidget;
+    return { path: widget?.context?.path ?? '', index: widget?.content?.activeCellIndex ?? -1 };
+  });
+}
+
+test("a run's card names its notebook and cell; its link opens the notebook and makes the cell active", async ({
+  page,
+  tmpPath
+}) => {
+  const name = 'links.ipynb';
+  // A deploy cell: the simulator (a test double) serves it, so the run ends with or without the
+  // real operators; a model of this case's own (a deployment outlives the case).
+  const model = `e2e/links-${Math.random().toString(36).slice(2, 6)}`;
+  const file = await openNotebook(page, tmpPath, name, [
+    'print("before")',
+    deployCell({ model, memory: '1Gi', delay: 0 }),
+    'print("after")'
+  ]);
+  await startCell(page, 1);
+  const runId = await runIdOf(page, 1);
+  await waitForState(page, 1, /^succeeded$/);
+
+  const panel = await openPanel(page);
+  const run = panel.locator(`.kaptain-panel-run[data-run-id="${runId}"]`);
+  const place = run.locator('.kaptain-panel-run-cell');
+  // The notebook is open: its file name and the cell's position, counted from 1; the path and
+  // the cell id (notebookJson's) on hover.
+  await expect(place).toHaveText(`${name} · cell 2`, { timeout: 30_000 });
+  await expect(place).toHaveAttribute('title', `${file}\ncell id kaptain-e2e-1`);
+  const fits = await place.evaluate(node => node.scrollWidth <= node.clientWidth);
+  expect(fits, 'the name and position are not cut at the default width').toBe(true);
+  await screenshot(panel, 'panel-card-place');
+
+  // Another cell active and another tab in front: the link brings the notebook to the front
+  // and makes the run's cell the active one, in view.
+  await page.notebook.selectCells(2);
+  expect(await activeCell(page)).toEqual({ path: file, index: 2 });
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('launcher:create'));
+  await expect.poll(() => activeCell(page).then(a => a.path)).toBe('');
+  await place.click();
+  await expect.poll(() => activeCell(page)).toEqual({ path: file, index: 1 });
+  const active = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active');
+  await expect(active).toHaveCount(1);
+  await expect(active).toContainText('%%kaptain deploy');
+  await expect(active).toBeInViewport();
+
+  // Closed: the name alone (no position it cannot see); the link opens it again, at the cell.
+  expect(await page.notebook.close(true)).toBeTruthy();
+  await expect(place).toHaveText(name);
+  await place.click();
+  await expect.poll(() => activeCell(page), { timeout: 30_000 }).toEqual({ path: file, index: 1 });
+  await expect(place).toHaveText(`${name} · cell 2`);
+
+  // The cell deleted: the card says so, and the link says so too, rather than doing nothing.
+  await page.notebook.selectCells(1);
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('notebook:delete-cell'));
+  await expect(place).toHaveText(`${name} · cell gone`);
+  await place.click();
+  await expect(panel.locator('.kaptain-panel-notice')).toContainText(
+    `The cell this run came from is no longer in ${name}: it was deleted, or the notebook was replaced (cell id kaptain-e2e-1).`
+  );
+  await expect(panel.locator('.kaptain-panel-error')).toHaveCount(0);
+  await screenshot(panel, 'panel-card-cell-gone');
 });
 
 function cliApply(cell: string, name: string): string {
