@@ -652,6 +652,11 @@ pub async fn cleanup<T: Transport>(client: &Client<T>, namespace: &str, run_id: 
                 report.requests += 1;
                 put_back(client, kind, namespace, &item, &mut report, events).await;
                 "was applied over a deployment that is being put back".into()
+            } else if item["metadata"]["ownerReferences"].as_array().is_some_and(|owners| !owners.is_empty()) {
+                // Not created by the run (kaptain sets no owners): a pod the training operator or
+                // the Job controller made from the run's template, labels and all. It goes with
+                // its owner, by the garbage collector; the run does not delete it itself.
+                "goes with its owner (garbage collector)".into()
             } else if item["metadata"]["deletionTimestamp"].is_string() {
                 let finalizers = item["metadata"]["finalizers"].as_array().map(|f| f.len()).unwrap_or(0);
                 format!("terminating, waiting for {finalizers} finalizer(s) or its node")
@@ -802,6 +807,37 @@ mod tests {
         assert_eq!(fates, [("kept", "InferenceService"), ("deleted", "ServiceAccount"), ("deleted", "Secret")]);
         assert_eq!(asked_with(&api, "DELETE").len(), 2);
         assert!(events.iter().any(|e| matches!(e, Event::PhaseEnded { phase: Step::Deploy, outcome: Outcome::Succeeded, .. })));
+    }
+
+    #[tokio::test]
+    async fn a_cleanup_waits_for_the_pods_of_what_it_deleted_and_deletes_none_itself() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static POD_LISTS: AtomicUsize = AtomicUsize::new(0);
+        let api = ScriptedApi {
+            fallback: Some(|line| match line {
+                // The TFJob's pod, made by the training operator with the run's labels, before the
+                // garbage collector has reached it; gone at the next listing.
+                _ if line.starts_with("GET /api/v1/namespaces/ns/pods?") && POD_LISTS.fetch_add(1, Ordering::SeqCst) == 0 => status(
+                    200,
+                    None,
+                    r#"{"items":[{"metadata":{"name":"dev-mnist-r1-chief-0","ownerReferences":[{"kind":"TFJob","name":"dev-mnist-r1","controller":true}]}}]}"#,
+                ),
+                _ if line.starts_with("DELETE /apis/kubeflow.org/v1/namespaces/ns/tfjobs?") => {
+                    status(200, None, r#"{"items":[{"metadata":{"name":"dev-mnist-r1"}}]}"#)
+                }
+                _ => status(200, None, r#"{"items":[]}"#),
+            }),
+            ..Default::default()
+        };
+        let client = Client::new(&api);
+        let mut events = Vec::new();
+        let report = cleanup(&client, "ns", &RunId::parse("r1").unwrap(), &mut |e| events.push(e)).await;
+        let deleted: Vec<_> = report.deleted.iter().map(|o| format!("{} {}", o.kind.kind, o.name)).collect();
+        assert_eq!(deleted, ["TFJob dev-mnist-r1"]);
+        assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+        assert_eq!(POD_LISTS.load(Ordering::SeqCst), 2, "the pods were listed until none was left");
+        let deletes = asked_with(&api, "DELETE");
+        assert!(!deletes.iter().any(|d| d.contains("/pods")), "{deletes:?}");
     }
 
     #[tokio::test]

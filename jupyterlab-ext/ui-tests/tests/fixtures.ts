@@ -59,10 +59,16 @@ export function kubectl(args: string[]): string {
   });
 }
 
-/** What the cluster holds for a label selector, over every kind a run can create. */
+/**
+ * What the cluster holds for a label selector, over every kind a run can create. Of the pods,
+ * only a build Job's count (labelled with their Job's name by the Job controller): a training
+ * job's pods carry the run's labels too, copied from the template by the training operator, but
+ * they are the operator's, kept and removed with their job.
+ */
 export function listObjects(selector: string, namespace = NAMESPACE): ClusterObject[] {
   const list = JSON.parse(kubectl(['get', RUN_KINDS, '-l', selector, '-n', namespace, '-o', 'json']));
-  return (list.items as any[]).map(item => ({
+  const ours = (item: any) => item.kind !== 'Pod' || Boolean(item.metadata.labels?.['batch.kubernetes.io/job-name']);
+  return (list.items as any[]).filter(ours).map(item => ({
     kind: item.kind,
     name: item.metadata.name,
     deleting: Boolean(item.metadata.deletionTimestamp)
