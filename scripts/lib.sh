@@ -4,7 +4,8 @@
 KAPTAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 script_name="$(basename "$0")"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# step NAME: announces a step; current_step keeps it for a failure message.
+step() { current_step="$*"; printf '\n==> %s\n' "$*" >&2; }
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf '%s: error: %s\n' "$script_name" "$*" >&2; exit 1; }
 
