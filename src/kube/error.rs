@@ -209,6 +209,12 @@ impl fmt::Display for ApiError {
                 }
                 Ok(())
             }
+            // The node's kubelet answered for a pod's log: the API exists, that log does not.
+            404 if verb.ends_with(" log of") && self.message.contains("the server could not find the requested resource") => write!(
+                f,
+                "{verb} a pod in {ns:?}: the node has no log for it ({}); a container that never started has none, and a node played by kwok serves none",
+                self.message
+            ),
             404 if self.reason == "NotFound" && self.message.contains("the server could not find the requested resource") => write!(
                 f,
                 "the cluster does not serve {resource}: install its CRD (or the operator that brings it) first"
@@ -398,6 +404,17 @@ mod tests {
             let e = read(body);
             assert_eq!((e.message.as_str(), e.reason.as_str()), (body, "Conflict"), "{body}");
         }
+    }
+
+    #[test]
+    fn a_log_the_node_does_not_have_is_not_a_missing_api() {
+        let body = br#"{"kind":"Status","status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","code":404}"#;
+        let text = ApiError::from_response(404, None, body, "get log of", "pods", "team").to_string();
+        assert!(text.starts_with("get log of a pod in \"team\": the node has no log for it"), "{text}");
+        assert!(!text.contains("CRD"), "{text}");
+        let gone = br#"{"kind":"Status","status":"Failure","message":"pods \"p\" not found","reason":"NotFound","code":404}"#;
+        let text = ApiError::from_response(404, None, gone, "get log of", "pods", "team").to_string();
+        assert!(text.contains("pods \"p\" not found"), "{text}");
     }
 
     #[test]
