@@ -145,3 +145,28 @@ async fn every_step_outcome_and_switch_leaves_what_the_table_says() {
     }
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+/// Each Experiment gets the suggestions of its own search space, however many ran before it
+/// with others (Katib serves each from a service of its own; the test cluster's goptuna did
+/// not, and the first search space answered every later Experiment, which then never got a
+/// Trial).
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the local control plane (scripts/test)"]
+async fn tune_runs_with_different_search_spaces_each_get_their_trials() {
+    let ns = namespace("spaces");
+    let tune = Case { step: "tune", framework: "tensorflow", extra: String::new() };
+    let spaces = [
+        "hyperparameters:\n  alpha: {min: 0.1, max: 0.9}\nobjectives: [accuracy]\n",
+        "hyperparameters:\n  beta: {min: 1, max: 5, step: 1}\n  solver: [adam, sgd]\nobjectives: [accuracy]\n",
+    ];
+    for (index, space) in spaces.into_iter().enumerate() {
+        let text = format!("{}{space}", cell(&tune, &ns, &format!("space-{index}"), "Succeeded", "Succeeded", 1));
+        let run_id = format!("s{index}");
+        let report = run(&text, &run_id, None).await;
+        // An Experiment succeeds only by its Trials: a goal reached or its trials run.
+        assert_eq!(report.outcome, Outcome::Succeeded, "search space {index}: {}", report.message);
+    }
+    let trials = kubectl(&["get", "trials", "-n", &ns, "-o", "name"]);
+    assert!(trials.lines().count() >= spaces.len(), "a Trial per Experiment at least: {trials}");
+    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
