@@ -96,6 +96,8 @@ export interface PlanEntry {
   name: string;
   action: "delete" | "keep";
   reason: string;
+  /** What this fate costs the user, where the lifecycle table knows (the serving caveat). */
+  caveat?: string;
 }
 
 export type Switch = "force_cleanup" | "delete_experiment" | "keep_serving_credentials";
@@ -214,7 +216,7 @@ export type RunEvent =
   /** The packed build context is in S3 (`uri`), `bytes` long, named by its `checksum`. */
   | { event: "context-uploaded"; uri: string; bytes: number; checksum: string }
   | { event: "created"; kind: string; name: string; resumed?: true }
-  | { event: "status"; kind: string; name: string; state: string; message: string }
+  | { event: "status"; kind: string; name: string; state: string; message: string; outcome: Outcome | null }
   | { event: "phase-ended"; phase: "build" | "train" | "tune" | "deploy"; outcome: Outcome; message: string }
   | { event: "deleted"; kind: string; name: string; reason: string }
   | { event: "kept"; kind: string; name: string; reason: string }
@@ -258,6 +260,8 @@ export interface RunObject {
   finished: number | null;
   /** A job or experiment still working towards its outcome. */
   active: boolean;
+  /** A deployment (an InferenceService): Revisions serve traffic behind it. */
+  serving: boolean;
 }
 
 /** A run found in the namespace by its labels. */
@@ -378,6 +382,8 @@ export interface PodLog {
 /** What `parse` tells about a valid cell. */
 export interface CellSummary {
   step: "build" | "train" | "tune" | "deploy";
+  /** The phases a run of the cell goes through, in order (train and tune build first). */
+  phases: ("build" | "train" | "tune" | "deploy")[];
   /** The model id as written (e.g. "dev/mnist"). */
   modelId: string;
   modelName?: string;
@@ -529,6 +535,7 @@ pub fn pack_context(
 #[serde(rename_all = "camelCase")]
 struct CellSummary<'a> {
     step: &'static str,
+    phases: Vec<&'static str>,
     model_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_name: Option<&'a str>,
@@ -579,6 +586,7 @@ pub fn parse(
     let run = RunIdentity::new(run_id.clone());
     to_js(&CellSummary {
         step: step.as_str(),
+        phases: step.phases().iter().map(|phase| phase.as_str()).collect(),
         model_id: &model.id,
         model_name: model.name.as_deref(),
         framework: model.framework().as_str(),

@@ -101,6 +101,16 @@ fn every_step_outcome_and_switch_agrees_with_the_design() {
                         assert_eq!(entry.action, want, "{step} {framework} {serving} {outcome:?} {s:?} via {via:?}: {} {}\n{}", entry.kind, entry.name, entry.reason);
                         checked += 1;
                     }
+                    // DESIGN §1's serving caveat: said once, on a serving credential, exactly
+                    // when the credentials go and the InferenceService stays.
+                    let caveats: Vec<&PlanEntry> = plan.iter().filter(|e| e.caveat.is_some()).collect();
+                    let want = step == "deploy" && outcome == Outcome::Succeeded && !s.keep_serving_credentials;
+                    assert_eq!(caveats.len(), usize::from(want), "{step} {outcome:?} {s:?} via {via:?}: {caveats:?}");
+                    if let Some(entry) = caveats.first() {
+                        assert!(matches!(entry.kind.kind, "Secret" | "ServiceAccount") && entry.action == Action::Delete, "{entry:?}");
+                        let text = entry.caveat.as_deref().unwrap_or_default();
+                        assert!(text.contains("keep_serving_credentials") && text.contains("KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS"), "{text}");
+                    }
                 }
             }
         }

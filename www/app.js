@@ -258,7 +258,10 @@ function update() {
   document.body.dataset.runId = state.runId;
   const plans = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, plan(text, outcome, options())]));
   drawTable(plans);
-  $("#caveat").hidden = summary.step !== "deploy";
+  // What a fate costs the user, in the core's words (the serving caveat of a deploy's success).
+  const caveats = new Set(OUTCOMES.flatMap((outcome) => plans[outcome].flatMap((e) => (e.caveat ? [e.caveat] : []))));
+  $("#caveat").textContent = [...caveats].join(" ");
+  $("#caveat").hidden = caveats.size === 0;
   showContext(text, summary);
   setBusy(Boolean(state.running));
 }
@@ -472,12 +475,12 @@ function onEvent(event) {
     case "checked": state.checks.set(id, { error: event.error }); break;
     case "created": state.statuses.set(id, { state: "created", tone: "live" }); break;
     case "status": {
-      const tone = /succeeded|complete|ready/i.test(event.state) ? "good" : /fail|error/i.test(event.state) ? "bad" : "live";
+      const tone = { succeeded: "good", failed: "bad" }[event.outcome] ?? "live";
       state.statuses.set(id, { state: event.state, detail: event.message, tone });
       break;
     }
-    // Why: the lifecycle columns say it; an interruption says so.
-    case "deleted": state.statuses.set(id, { state: "deleted", detail: event.reason.startsWith("run interrupted") ? "run interrupted" : "", tone: "delete" }); break;
+    // Why, in the core's words (the rule of the table, or the interruption).
+    case "deleted": state.statuses.set(id, { state: "deleted", detail: event.reason, tone: "delete" }); break;
     case "kept": state.statuses.set(id, { state: "kept", tone: "keep" }); break;
     case "restored": state.statuses.set(id, { state: "restored", detail: event.reason, tone: "keep" }); break;
     case "remains": state.statuses.set(id, { state: "not deleted", detail: event.why, tone: "bad" }); break;
@@ -526,7 +529,7 @@ async function run() {
       banner("stopped", `■ Stopped after ${took}: deleted ${deleted.length} object(s)${deleted.length ? `: ${objectList(deleted)}` : ""}.${left}`);
       for (const object of deleted) {
         const id = key(object.kind, object.name);
-        if (state.statuses.get(id)?.state !== "deleted") state.statuses.set(id, { state: "deleted", detail: "run interrupted", tone: "delete" });
+        if (state.statuses.get(id)?.state !== "deleted") state.statuses.set(id, { state: "deleted", tone: "delete" });
       }
       drawTable();
     } else {

@@ -176,20 +176,6 @@ function duration(record: RunRecord, now: number): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
-/** The phases a step goes through, in order. */
-export function expectedPhases(step: string): string[] {
-  switch (step) {
-    case 'build':
-    case 'deploy':
-      return [step];
-    case 'train':
-    case 'tune':
-      return ['build', step];
-    default:
-      return step ? [step] : [];
-  }
-}
-
 /**
  * Each phase with its outcome, or running / pending; a build the core skipped (its
  * `build-skipped` event: the image was built before) is "skipped", and a phase of an ended run
@@ -197,11 +183,10 @@ export function expectedPhases(step: string): string[] {
  */
 export function phaseProgress(record: RunRecord): { phase: string; outcome: string; message?: string }[] {
   const live = ['starting', 'running', 'cleaning'].includes(record.state);
-  const names = expectedPhases(record.step);
-  for (const p of record.phases) {
-    if (!names.includes(p.phase)) {
-      names.push(p.phase);
-    }
+  // The phases the core planned at the start (see RunsModel.start), then any it reported since.
+  const names = [...new Set(record.phases.map(p => p.phase))];
+  if (names.length === 0 && record.step) {
+    names.push(record.step);
   }
   let current = false;
   return names.map(phase => {
@@ -358,21 +343,9 @@ export function renderRun(
     node.append(table);
   }
 
-  // The serving caveat (DESIGN §1).
-  if (
-    record.step === 'deploy' &&
-    record.objects.some(o => o.kind === 'Secret' && o.fate?.action === 'delete') &&
-    record.objects.some(o => o.kind === 'InferenceService' && o.fate?.action === 'keep')
-  ) {
-    node.append(
-      el(
-        'div',
-        'kaptain-note kaptain-serving-caveat',
-        'The serving credentials were deleted: a predictor that scales from zero can no longer fetch its model. ' +
-          'To keep them, turn on "Keep serving credentials" in Settings › kaptain ' +
-          '(KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS=true) and deploy again.'
-      )
-    );
+  // What the lifecycle's decisions cost (the core's plan words them).
+  for (const caveat of record.caveats ?? []) {
+    node.append(el('div', 'kaptain-note kaptain-caveat', caveat));
   }
 
   // Pod logs.

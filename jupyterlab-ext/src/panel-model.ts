@@ -13,6 +13,8 @@ export interface PanelObject {
   state: string;
   /** Whether the object is in the cluster (false: only this browser's record names it). */
   inCluster: boolean;
+  /** A deployment, as the core says: Revisions serve traffic behind it. */
+  serving: boolean;
 }
 
 /** One run as the panel shows it: the cluster's truth, completed by this browser's record. */
@@ -79,7 +81,8 @@ export function mergeRuns(
       kind: o.kind,
       name: o.name,
       state: o.state,
-      inCluster: true
+      inCluster: true,
+      serving: o.serving
     }));
     merged.push({
       runId: run.run_id,
@@ -111,7 +114,7 @@ export function mergeRuns(
       cellId: record.cellId || null,
       status: record.state,
       ageSeconds: Math.max(0, Math.round((nowMillis - record.startedAt) / 1000)),
-      objects: record.objects.map(o => ({ kind: o.kind, name: o.name, state: o.state, inCluster: false })),
+      objects: record.objects.map(o => ({ kind: o.kind, name: o.name, state: o.state, inCluster: false, serving: false })),
       inCluster: false,
       ours: true,
       server: null,
@@ -307,9 +310,9 @@ export function hoursToSeconds(value: string): number | undefined {
   return Math.round(hours * 3600);
 }
 
-/** The InferenceService of a deploy run, if it has one. */
+/** The deployment (InferenceService) of a deploy run in the cluster, if it has one. */
 export function inferenceServiceOf(run: Pick<PanelRun, 'objects'>): string | undefined {
-  return run.objects.find(o => o.kind === 'InferenceService' && o.inCluster)?.name;
+  return run.objects.find(o => o.serving && o.inCluster)?.name;
 }
 
 /** A message from whatever a promise rejected with. */

@@ -252,7 +252,7 @@ export class RunsPanel extends Widget {
       const services = new Set<string>();
       for (const run of runs) {
         for (const o of run.objects) {
-          if (o.kind === 'InferenceService') {
+          if (o.serving) {
             services.add(o.name);
           }
         }
@@ -697,7 +697,7 @@ export class RunsPanel extends Widget {
       paragraph(
         run.live
           ? `Run ${run.runId} is still running in this browser. Cleaning it up stops it and deletes every object of it:`
-          : `Delete every object of run ${run.runId}${run.objects.some(o => o.kind === 'InferenceService') ? ', the deployment included' : ''}:`
+          : `Delete every object of run ${run.runId}${run.objects.some(o => o.serving) ? ', the deployment included' : ''}:`
       )
     );
     body.appendChild(objectList(run.objects.map(o => `${o.kind} ${o.name}`)));
@@ -732,7 +732,7 @@ export class RunsPanel extends Widget {
     const result = await showDialog({
       title: `Delete ${object.kind} ${object.name}?`,
       body:
-        object.kind === 'InferenceService'
+        object.serving
           ? 'This deletes the deployment: its Knative Service and Revisions go with it.'
           : `Objects that belong to it (e.g. its pods) go with it.`,
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]

@@ -26,7 +26,7 @@ import {
   TabChannel,
   TabMessage
 } from './locks';
-import { createRendererFactories, expectedPhases, phaseProgress } from './output';
+import { createRendererFactories, phaseProgress } from './output';
 import { errorMessage } from './panel-model';
 import { IKaptainCore, IKaptainRuns, KaptainBuildWasm, RunObjectView, RunRecord } from './tokens';
 
@@ -130,8 +130,15 @@ export function applyReport(record: RunRecord, report: RunReport, now: number, i
       object.fate = { action: entry.action, reason: entry.reason };
     }
   }
-  if (!record.phases.some(p => p.phase === phase)) {
+  const caveats = report.plan.flatMap(entry => (entry.caveat ? [entry.caveat] : []));
+  if (caveats.length > 0) {
+    record.caveats = caveats;
+  }
+  const ended = record.phases.find(p => p.phase === phase);
+  if (!ended) {
     record.phases.push({ phase, outcome: report.outcome, message: report.message });
+  } else if (!ended.outcome) {
+    Object.assign(ended, { outcome: report.outcome, message: report.message });
   }
   if (report.cleanup) {
     const gone = new Set(report.cleanup.deleted.map(o => `${o.kind}/${o.name}`));
@@ -276,7 +283,8 @@ export class RunsModel implements IKaptainRuns {
       namespace: summary.namespace,
       state: 'starting',
       startedAt: this._now(),
-      phases: [],
+      // The phases the core says the run goes through; each gets its outcome as it ends.
+      phases: summary.phases.map(phase => ({ phase })),
       objects: []
     };
     this._records.set(record.runId, record);
@@ -589,7 +597,7 @@ export class RunsModel implements IKaptainRuns {
           this.save(record);
         }
         // A cell that builds runs with the build package: it packs the notebook's files.
-        const builds = !resume && expectedPhases(record.step).includes('build');
+        const builds = !resume && record.phases.some(p => p.phase === 'build');
         const wasm = builds ? await this.core.buildWasm() : await this.core.wasm();
         const [cluster, env, settings] = await Promise.all([
           this.core.cluster(),

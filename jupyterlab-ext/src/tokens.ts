@@ -63,7 +63,7 @@ export interface RunRecord {
   /** Milliseconds since the epoch. */
   startedAt: number;
   endedAt?: number;
-  /** Phase progress: the phases the run went through and how each ended. */
+  /** Phase progress: the phases the core planned for the run (in order), and how each ended. */
   phases: { phase: string; outcome?: Outcome; message?: string }[];
   objects: RunObjectView[];
   /** The outcome's or the error's message. */
@@ -72,6 +72,8 @@ export interface RunRecord {
   cleanup?: { deleted: ObjectRef[]; remaining: [ObjectRef, string][]; millis: number };
   /** The build step: its context uploaded to S3, or skipped as the image was built before. */
   build?: { uploaded?: string; bytes?: number; skippedImage?: string; builtBy?: string };
+  /** What the lifecycle's decisions cost the user (the core's plan says; e.g. the serving caveat). */
+  caveats?: string[];
   /** The tail of pod logs, per pod; `streamed`: the core passes its lines on as they come. */
   logs?: { pod: string; lines: string[]; error?: string; streamed?: boolean }[];
 }

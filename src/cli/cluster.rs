@@ -60,8 +60,8 @@ fn print_event(event: Event) {
         Event::Log { line, .. } => format!("  kaniko | {line}"),
         Event::ContextUploaded { uri, bytes, .. } => format!("uploaded the build context to {uri} ({bytes} bytes)"),
         Event::Created { kind, name, .. } => format!("created {kind}/{name}"),
-        Event::Status { kind, name, state, message } if message.is_empty() => format!("{kind}/{name}: {state}"),
-        Event::Status { kind, name, state, message } => format!("{kind}/{name}: {state} ({message})"),
+        Event::Status { kind, name, state, message, .. } if message.is_empty() => format!("{kind}/{name}: {state}"),
+        Event::Status { kind, name, state, message, .. } => format!("{kind}/{name}: {state} ({message})"),
         Event::PhaseEnded { phase, outcome, message } if message.is_empty() => format!("{phase}: {}", outcome.as_str()),
         Event::PhaseEnded { phase, outcome, message } => format!("{phase}: {} ({message})", outcome.as_str()),
         Event::Deleted { kind, name, reason } => format!("deleted {kind}/{name} ({reason})"),
@@ -120,7 +120,13 @@ fn context_uri(objects: &[kaptain::manifest::Manifest]) -> String {
 fn finish(report: &RunReport, started: Instant) -> Result<String, Failure> {
     let took = started.elapsed().as_secs_f64();
     match report.outcome {
-        Outcome::Succeeded => Ok(format!("run {}: {} ({}) in {took:.1} s", report.run_id, report.outcome.as_str(), report.phase)),
+        Outcome::Succeeded => {
+            let mut message = format!("run {}: {} ({}) in {took:.1} s", report.run_id, report.outcome.as_str(), report.phase);
+            for caveat in report.plan.iter().filter_map(|entry| entry.caveat.as_deref()) {
+                message.push_str(&format!("\n  note: {caveat}"));
+            }
+            Ok(message)
+        }
         Outcome::Failed => Err(Failure::RunFailed(format!("run {} failed in {}: {}", report.run_id, report.phase, report.message))),
         Outcome::Interrupted => {
             let cleanup = report.cleanup.clone().unwrap_or_default();

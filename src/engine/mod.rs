@@ -90,7 +90,8 @@ pub enum Event {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         resumed: bool,
     },
-    Status { kind: KindInfo, name: String, state: String, message: String },
+    /// `outcome`: the state is the object's outcome (Succeeded, Failed); None while it works.
+    Status { kind: KindInfo, name: String, state: String, message: String, outcome: Option<Outcome> },
     PhaseEnded { phase: Step, outcome: Outcome, message: String },
     Deleted { kind: KindInfo, name: String, reason: String },
     Kept { kind: KindInfo, name: String, reason: String },
@@ -426,6 +427,7 @@ impl<'a, T: Transport> Engine<'a, T> {
                     name: identity::image_record_name(&image),
                     state: "not recorded".into(),
                     message: format!("the image record could not be written ({e}): the next run builds again"),
+                    outcome: None,
                 });
             }
         }
@@ -578,6 +580,7 @@ impl<'a, T: Transport> Engine<'a, T> {
                 name: object.name.clone(),
                 state: progress.state.clone(),
                 message: progress.message.clone(),
+                outcome: progress.outcome,
             });
         }
         progress.outcome.map(|o| (o, progress.message))

@@ -24,6 +24,9 @@ pub struct RunObject {
     pub finished: Option<i64>,
     /// Still working: a job or an experiment without an outcome yet.
     pub active: bool,
+    /// A deployment (an InferenceService): Revisions serve traffic behind it, and deleting it
+    /// ends the deployment.
+    pub serving: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -137,6 +140,7 @@ pub async fn list_runs<T: Transport>(client: &Client<T>, namespace: &str, whose:
                 step: step.clone(),
                 finished: progress.outcome.and_then(|_| status::finished_at(&item)),
                 active: kind.works_towards_an_outcome() && progress.outcome.is_none(),
+                serving: kind.follow == kinds::Follow::Serving,
                 state: progress.state,
                 created: created_at(&item),
             };
@@ -278,6 +282,7 @@ mod tests {
                     created: 0,
                     finished: None,
                     active: false,
+                    serving: kind.follow == kinds::Follow::Serving,
                 })
                 .collect(),
         }

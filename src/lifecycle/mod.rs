@@ -195,12 +195,15 @@ pub struct PlanEntry {
     pub action: Action,
     /// Human-readable: which row and rule decided, e.g. "TFJob / PyTorchJob on success: keep".
     pub reason: String,
+    /// What this fate costs the user, where the table knows (DESIGN §1's serving caveat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<String>,
 }
 
 /// Decides, for every object of a run, whether it is deleted or kept. Entries come in the order
 /// deletes must be sent: consumers (Jobs, InferenceServices) before what they consume (Secrets).
 pub fn plan(cell: &Cell, objects: &[Manifest], end: RunEnd) -> Vec<PlanEntry> {
-    let mut entries: Vec<(usize, PlanEntry)> = objects
+    let mut entries: Vec<(usize, Resource, PlanEntry)> = objects
         .iter()
         .map(|object| {
             let outcome = if object.step < end.phase && end.outcome != Outcome::Interrupted {
@@ -230,12 +233,30 @@ pub fn plan(cell: &Cell, objects: &[Manifest], end: RunEnd) -> Vec<PlanEntry> {
                 name: object.name.clone(),
                 action,
                 reason: format!("{} on {}: {rule}{decided}", row.what, outcome_words(outcome)),
+                caveat: None,
             };
-            (order, entry)
+            (order, object.resource, entry)
         })
         .collect();
-    entries.sort_by_key(|(order, _)| *order);
-    entries.into_iter().map(|(_, e)| e).collect()
+    entries.sort_by_key(|(order, _, _)| *order);
+    let fate_of = |resource: Resource, action: Action| entries.iter().position(|(_, r, e)| *r == resource && e.action == action);
+    if let (Some(credentials), Some(_)) =
+        (fate_of(Resource::ServingCredentials, Action::Delete), fate_of(Resource::InferenceService, Action::Keep))
+    {
+        entries[credentials].2.caveat = Some(serving_caveat());
+    }
+    entries.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// The serving credentials go while the InferenceService stays: a predictor that scales from
+/// zero then starts without them.
+fn serving_caveat() -> String {
+    let switch = Switch::KeepServingCredentials;
+    format!(
+        "The serving credentials (the S3 Secret and its ServiceAccount) are deleted while the InferenceService stays: a predictor that scales from zero can then no longer fetch its model. To keep them, set {} (or {}=true; in JupyterLab: Settings › kaptain › Keep serving credentials) and deploy again.",
+        switch.keyword(),
+        switch.env()
+    )
 }
 
 fn outcome_words(outcome: Outcome) -> &'static str {

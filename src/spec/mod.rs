@@ -55,6 +55,16 @@ impl Step {
     pub fn needs_build(self) -> bool {
         matches!(self, Step::Build | Step::Train | Step::Tune)
     }
+
+    /// The phases a run of this step goes through, in order: train and tune build first.
+    pub fn phases(self) -> &'static [Step] {
+        match self {
+            Step::Build => &[Step::Build],
+            Step::Train => &[Step::Build, Step::Train],
+            Step::Tune => &[Step::Build, Step::Tune],
+            Step::Deploy => &[Step::Deploy],
+        }
+    }
 }
 
 impl fmt::Display for Step {

@@ -353,6 +353,7 @@ fn parse_summarises_the_cell() {
         summary,
         json!({
             "step": "tune",
+            "phases": ["build", "tune"],
             "modelId": "dev/mnist",
             "framework": "tensorflow",
             "namespace": "team-a",

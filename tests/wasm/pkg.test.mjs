@@ -126,6 +126,7 @@ describe("kaptain wasm package", () => {
     assert.equal(ids.size, 50);
     const summary = kaptain.parse(cells.train);
     assert.match(summary.runId, /^r[0-9a-z]{8}$/);
+    assert.deepEqual(summary.phases, ["build", "train"], "a train run builds first");
     // The id parse made is the one to pass on, so that render and plan name the same run.
     assert.equal(kaptain.render(cells.train, { runId: summary.runId })[3].metadata.labels["kaptain.io/run-id"], summary.runId);
   });
@@ -181,6 +182,11 @@ describe("kaptain wasm package", () => {
     assert.ok(interrupted.every((e) => e.action === "delete"));
     const forced = kaptain.plan(cells.train, "succeeded", { runId: "r1", env: { KAPTAIN_SDK_FORCE_CLEANUP: "true" } });
     assert.equal(forced[0].action, "delete");
+    // The serving caveat comes with the plan that deletes the serving credentials, in words.
+    const caveats = (env) => kaptain.plan(cells.deploy, "succeeded", { runId: "r1", env }).flatMap((e) => (e.caveat ? [e.caveat] : []));
+    assert.equal(caveats({}).length, 1);
+    assert.match(caveats({})[0], /scales from zero/);
+    assert.deepEqual(caveats({ KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS: "true" }), []);
   });
 
   test("policy is the lifecycle table, as JSON rows or Markdown", () => {
@@ -201,6 +207,7 @@ describe("kaptain wasm package", () => {
   test("parse summarises a valid cell", () => {
     assert.deepEqual(kaptain.parse(cells.deploy, { runId: "r9", namespace: "team-a" }), {
       step: "deploy",
+      phases: ["deploy"],
       modelId: "dev/mnist",
       framework: "tensorflow",
       namespace: "team-a",
@@ -405,6 +412,10 @@ describe("kaptain wasm package against a cluster", { skip: noCluster }, () => {
     for (const kind of ["validated", "created", "status", "phase-ended", "deleted", "kept"]) {
       assert.ok(kinds.has(kind), `a ${kind} event among ${[...kinds]}`);
     }
+    // The TFJob's last status is its outcome, said by the core (front ends do not read states).
+    const tfjob = events.filter((e) => e.event === "status" && e.kind === "TFJob").at(-1);
+    assert.equal(tfjob.outcome, "succeeded", JSON.stringify(tfjob));
+    assert.ok(events.filter((e) => e.event === "status" && e.state === "Running").every((e) => e.outcome === null));
     assert.deepEqual(
       events.filter((e) => e.event === "created").map((e) => `${e.kind} ${e.name}`),
       report.created.map((o) => `${o.kind} ${o.name}`),

@@ -265,6 +265,11 @@ describe("the demo page", { skip }, () => {
       await other.waitForTimeout(500);
       assert.ok(await other.isHidden("#context"), "a deploy cell has no build context");
       assert.deepEqual(requests.filter((path) => path.includes("/pkg/build/")), [], "pkg/build is not loaded for a deploy cell");
+      // The serving caveat, in the core's words, while the plan deletes the serving credentials.
+      assert.match(await other.textContent("#caveat"), /scales from zero.*keep_serving_credentials/);
+      assert.ok(await other.isVisible("#caveat"));
+      await other.check("input[name=switch]");
+      await other.waitForSelector("#caveat", { state: "hidden", timeout: 10000 });
       await other.click("#steps button[data-step=build]");
       await other.waitForSelector("#context-needed tbody tr", { timeout: 30000 });
       assert.ok(requests.some((path) => path.endsWith("/pkg/build/kaptain_bg.wasm")), "pkg/build is loaded for a build cell");

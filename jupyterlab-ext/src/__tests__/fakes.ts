@@ -38,7 +38,8 @@ export function record(extra: Partial<RunRecord> = {}): RunRecord {
     namespace: 'kaptain-demo',
     state: 'running',
     startedAt: 1_000,
-    phases: [],
+    // What RunsModel.start seeds from the core's summary of a train cell.
+    phases: [{ phase: 'build' }, { phase: 'train' }],
     objects: [],
     ...extra
   };

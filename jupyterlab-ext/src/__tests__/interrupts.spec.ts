@@ -87,7 +87,7 @@ describe('interrupt routing', () => {
       now: () => now,
       logInterval: 0
     });
-    const base = { step: 'train' as const, modelId: 'dev/mnist', framework: 'tensorflow' as const, namespace: 'ns', selector: '', labels: {} };
+    const base = { step: 'train' as const, phases: ['build' as const, 'train' as const], modelId: 'dev/mnist', framework: 'tensorflow' as const, namespace: 'ns', selector: '', labels: {} };
     const mine = runs.start({ cell: 'c', summary: { ...base, runId: 'rmine' }, notebook: NB, cellId: 'a' });
     const other = runs.start({ cell: 'c', summary: { ...base, runId: 'rother' }, notebook: OTHER, cellId: 'b' });
     await flush();
@@ -115,7 +115,7 @@ describe('interrupt routing', () => {
     const fake = new FakeApply();
     let now = 5_000;
     const runs = new RunsModel(fakeCore({ apply: fake.apply }), { ledger: new Ledger(new MemoryStorage()), now: () => now, logInterval: 0 });
-    const base = { step: 'train' as const, modelId: 'm', framework: 'tensorflow' as const, namespace: 'ns', selector: '', labels: {} };
+    const base = { step: 'train' as const, phases: ['build' as const, 'train' as const], modelId: 'm', framework: 'tensorflow' as const, namespace: 'ns', selector: '', labels: {} };
     void runs.start({ cell: 'c', summary: { ...base, runId: 'rnew' }, notebook: NB, cellId: 'a' });
     await flush();
     await Promise.race([runs.interrupt(NB, 'kernel restart (server event)', { before: 4_000 }), flush()]);

@@ -12,6 +12,7 @@ import {
   runOutput,
   summaryText
 } from '../output';
+import type { RunObjectView } from '../tokens';
 import { record } from './fakes';
 
 const data = { runId: 'r7k2m9q', notebook: 'work/mnist.ipynb', cellId: 'cell-1' };
@@ -34,7 +35,7 @@ describe('run output', () => {
   it('draws a live run into the DOM contract', () => {
     const node = draw(
       record({
-        phases: [{ phase: 'build', outcome: 'succeeded', message: 'image pushed' }],
+        phases: [{ phase: 'build', outcome: 'succeeded', message: 'image pushed' }, { phase: 'train' }],
         objects: [
           { kind: 'Job', name: 'dev-mnist-r7k2m9q-build', state: 'Succeeded', message: '' },
           { kind: 'TFJob', name: 'dev-mnist-r7k2m9q', state: 'Running', message: 'TFJob is running' }
@@ -106,7 +107,7 @@ describe('run output', () => {
     expect(node.textContent).toContain('not in this browser');
   });
 
-  it('marks a skipped build and the serving caveat', () => {
+  it('marks a skipped build', () => {
     // Skipped because the core said so (its build-skipped event), not guessed from the kinds.
     expect(
       phaseProgress(
@@ -119,24 +120,25 @@ describe('run output', () => {
       ['skipped', 'registry.example.com/dev/mnist:abc was built before'],
       ['running', undefined]
     ]);
-    const node = draw(
-      record({
-        step: 'deploy',
-        state: 'succeeded',
-        endedAt: 9_000,
-        objects: [
-          { kind: 'Secret', name: 's', state: 'Created', message: '', fate: { action: 'delete', reason: 'success: delete' } },
-          { kind: 'InferenceService', name: 'i', state: 'Ready', message: '', fate: { action: 'keep', reason: 'the deployment' } }
-        ]
-      })
-    );
-    expect(node.querySelector('.kaptain-serving-caveat')!.textContent).toContain('KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS');
+  });
+
+  it('shows the caveats of the core\'s plan as they are, and none it did not give', () => {
+    // When a caveat applies is the core's rule (tests/lifecycle.rs); the cell shows its text.
+    const caveat = 'The serving credentials are deleted while the InferenceService stays: set keep_serving_credentials.';
+    const objects: RunObjectView[] = [
+      { kind: 'Secret', name: 's', state: 'Created', message: '', fate: { action: 'delete', reason: 'success: delete' } },
+      { kind: 'InferenceService', name: 'i', state: 'Ready', message: '', fate: { action: 'keep', reason: 'the deployment' } }
+    ];
+    const node = draw(record({ step: 'deploy', state: 'succeeded', endedAt: 9_000, objects, caveats: [caveat] }));
+    expect([...node.querySelectorAll('.kaptain-caveat')].map(n => n.textContent)).toEqual([caveat]);
+    const silent = draw(record({ step: 'deploy', state: 'succeeded', endedAt: 9_000, objects }));
+    expect(silent.querySelectorAll('.kaptain-caveat')).toHaveLength(0);
   });
 });
 
 describe('a run that failed before any object existed', () => {
   it('does not say that its build was skipped', () => {
-    const failed = record({ state: 'error', message: 'Secret "kaptain-registry-credentials" ... does not exist', endedAt: 2_000, objects: [], phases: [] });
+    const failed = record({ state: 'error', message: 'Secret "kaptain-registry-credentials" ... does not exist', endedAt: 2_000, objects: [] });
     expect(phaseProgress(failed).map(p => [p.phase, p.outcome])).toEqual([
       ['build', 'not-started'],
       ['train', 'not-started']

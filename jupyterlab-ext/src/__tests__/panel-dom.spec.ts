@@ -21,7 +21,7 @@ function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
     ours: true,
     notebook: 'work/mnist.ipynb',
     cell_id: 'cell-a',
-    objects: [{ kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 1, finished: null, active: true }],
+    objects: [{ kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 1, finished: null, active: true, serving: false }],
     ...extra
   };
 }
@@ -92,7 +92,7 @@ describe('RunsPanel', () => {
           status: 'Ready',
           age_seconds: 30,
           cell_id: 'cell-b',
-          objects: [{ kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
+          objects: [{ kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1, serving: true }]
         })
       ],
       [
@@ -232,7 +232,7 @@ describe('RunsPanel', () => {
         summary('d1', {
           step: 'deploy',
           status: 'Ready',
-          objects: [{ kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1 }]
+          objects: [{ kind: 'InferenceService', name: 'dev-mnist', step: 'deploy', state: 'Ready', created: 1, serving: true }]
         })
       ],
       // 00003: created, not ready, no traffic yet (a rollout): no traffic, yet kept.

@@ -33,8 +33,8 @@ function summary(run_id: string, extra: Partial<RunSummary> = {}): RunSummary {
     notebook: 'work/mnist.ipynb',
     cell_id: 'cell-a',
     objects: [
-      { kind: 'Job', name: `dev-mnist-${run_id}-build`, step: 'build', state: 'Succeeded', created: 1, finished: 1, active: false },
-      { kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 2, finished: null, active: true }
+      { kind: 'Job', name: `dev-mnist-${run_id}-build`, step: 'build', state: 'Succeeded', created: 1, finished: 1, active: false, serving: false },
+      { kind: 'TFJob', name: `dev-mnist-${run_id}`, step: 'train', state: 'Running', created: 2, finished: null, active: true, serving: false }
     ],
     ...extra
   };
@@ -280,16 +280,16 @@ describe('hoursToSeconds', () => {
 });
 
 describe('inferenceServiceOf and errorMessage', () => {
-  it("finds a deploy run's InferenceService in the cluster", () => {
+  it("finds a deploy run's deployment in the cluster by what the core says it is", () => {
     expect(
       inferenceServiceOf({
         objects: [
-          { kind: 'Secret', name: 's', state: '', inCluster: true },
-          { kind: 'InferenceService', name: 'dev-mnist', state: 'Ready', inCluster: true }
+          { kind: 'Secret', name: 's', state: '', inCluster: true, serving: false },
+          { kind: 'InferenceService', name: 'dev-mnist', state: 'Ready', inCluster: true, serving: true }
         ]
       })
     ).toBe('dev-mnist');
-    expect(inferenceServiceOf({ objects: [{ kind: 'InferenceService', name: 'x', state: '', inCluster: false }] })).toBeUndefined();
+    expect(inferenceServiceOf({ objects: [{ kind: 'InferenceService', name: 'x', state: '', inCluster: false, serving: true }] })).toBeUndefined();
   });
 
   it('turns rejections into messages', () => {

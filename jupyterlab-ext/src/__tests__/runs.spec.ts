@@ -6,6 +6,7 @@ import { fakeCore, FakeApply, flush, MemoryStorage, record, FAKE_TRAINER } from 
 
 const summary = {
   step: 'train' as const,
+  phases: ['build' as const, 'train' as const],
   modelId: 'dev/mnist',
   framework: 'tensorflow' as const,
   namespace: 'kaptain-demo',
@@ -48,6 +49,25 @@ describe('run events', () => {
     expect(run.endedAt).toBe(20_000);
     expect(run.objects[2].fate).toEqual({ action: 'delete', reason: 'success: delete' });
     expect(run.objects.map(o => o.name)).not.toContain('never');
+    expect(run.caveats).toBeUndefined();
+  });
+
+  it('keeps the caveats the core put on its plan', () => {
+    const run = record({ step: 'deploy', objects: [] });
+    const caveat = 'The serving credentials are deleted while the InferenceService stays.';
+    applyReport(
+      run,
+      {
+        run_id: 'r', outcome: 'succeeded', phase: 'deploy', message: 'ready', created: [],
+        plan: [
+          { apiVersion: 'serving.kubeflow.org/v1beta1', kind: 'InferenceService', name: 'i', action: 'keep', reason: 'keep' },
+          { apiVersion: 'v1', kind: 'Secret', name: 's', action: 'delete', reason: 'delete', caveat }
+        ],
+        cleanup: null
+      },
+      1_000
+    );
+    expect(run.caveats).toEqual([caveat]);
   });
 });
 
@@ -142,7 +162,7 @@ describe('interrupted phase', () => {
       5_000,
       4_000
     );
-    expect(run.phases).toEqual([{ phase: 'build', outcome: 'interrupted', message: 'interrupted' }]);
+    expect(run.phases).toEqual([{ phase: 'build', outcome: 'interrupted', message: 'interrupted' }, { phase: 'train' }]);
     expect(run.cleanup!.millis).toBe(1_000);
     expect(run.objects[0].fate!.action).toBe('delete');
   });

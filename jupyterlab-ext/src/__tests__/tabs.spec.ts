@@ -12,6 +12,7 @@ const NOTEBOOK = 'work/mnist.ipynb';
 
 const summary = (runId = RUN) => ({
   step: 'train' as const,
+  phases: ['build' as const, 'train' as const],
   modelId: 'dev/mnist',
   framework: 'tensorflow' as const,
   namespace: 'kaptain-demo',
@@ -74,7 +75,7 @@ describe('runs in two tabs', () => {
     runs2.changed.connect(changed);
     fake1.calls[0].onEvent!({ event: 'phase-ended', phase: 'build', outcome: 'succeeded', message: 'built' });
     await flush();
-    expect(runs2.get(RUN)!.phases).toEqual([{ phase: 'build', outcome: 'succeeded', message: 'built' }]);
+    expect(runs2.get(RUN)!.phases).toEqual([{ phase: 'build', outcome: 'succeeded', message: 'built' }, { phase: 'train' }]);
     expect(changed).toHaveBeenCalled();
 
     fake1.finish(0, { outcome: 'succeeded', message: 'done' });
@@ -140,13 +141,13 @@ describe('runs in two tabs', () => {
     const { browser, fake1, fake2, runs2 } = await twoTabs({ storageEvents: false });
     fake1.calls[0].onEvent!({ event: 'phase-ended', phase: 'build', outcome: 'succeeded', message: 'built' });
     await flush();
-    expect(runs2.get(RUN)!.phases).toEqual([]); // stale here
+    expect(runs2.get(RUN)!.phases).toEqual([{ phase: 'build' }, { phase: 'train' }]); // stale here
     // Tab 2 writes the ledger for a run of its own.
     void runs2.start({ cell: '%%kaptain train', summary: summary('second'), notebook: 'other.ipynb', cellId: 'c' });
     await flush();
     fake2.calls[0].onEvent!({ event: 'status', kind: 'TFJob', name: 'x', state: 'Running', message: '' });
     runs2.forget('nothing-such');
-    expect(stored(browser)!.phases).toEqual([{ phase: 'build', outcome: 'succeeded', message: 'built' }]);
+    expect(stored(browser)!.phases).toEqual([{ phase: 'build', outcome: 'succeeded', message: 'built' }, { phase: 'train' }]);
     expect(stored(browser, 'second')!.state).toBe('running');
   });
 
