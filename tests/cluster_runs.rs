@@ -170,3 +170,30 @@ async fn tune_runs_with_different_search_spaces_each_get_their_trials() {
     assert!(trials.lines().count() >= spaces.len(), "a Trial per Experiment at least: {trials}");
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+/// A train cell asking for more GPUs than any node has (the test Node has 8; the real
+/// kube-scheduler decides) says the scheduler's reason within seconds, fails once stuck for
+/// its `stuck_timeout`, well within a minute, and leaves what the table says for a failure:
+/// the TFJob (force_cleanup is off); the build, which succeeded, is gone.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the local control plane (scripts/test)"]
+async fn a_cell_asking_more_gpus_than_a_node_has_fails_fast_with_the_schedulers_reason() {
+    let ns = namespace("gpus");
+    let train = Case { step: "train", framework: "tensorflow", extra: String::new() };
+    let text = cell(&train, &ns, "gpus", "Succeeded", "Succeeded", 1).replacen("%%kaptain train", "%%kaptain train --gpus 16 --stuck-timeout 15s", 1);
+    let started = std::time::Instant::now();
+    let (report, events) = cluster::run_cell_events(&text, "g1").await;
+    let report = report.unwrap_or_else(|e| panic!("{e}"));
+    let took = started.elapsed();
+    assert_eq!((report.outcome, report.phase.as_str()), (Outcome::Failed, "train"), "{}", report.message);
+    assert!(report.message.contains("Unschedulable") && report.message.contains("Insufficient nvidia.com/gpu"), "{}", report.message);
+    assert!(took < Duration::from_secs(60), "failed after {took:?}");
+    let said = events.iter().find_map(|e| match e {
+        kaptain::engine::Event::Status { kind, state, message, .. } if kind.kind == "Pod" && state == "Unschedulable" => Some(message.clone()),
+        _ => None,
+    });
+    assert!(said.as_deref().is_some_and(|m| m.contains("Insufficient nvidia.com/gpu")), "no Pod Unschedulable event: {events:?}");
+    let left = eventually("the failed run's objects", || objects_of_run(&ns, "g1"), |names| kinds_of(names) == ["tfjob-or-pytorchjob"]).await;
+    assert_eq!(kinds_of(&left), ["tfjob-or-pytorchjob"]);
+    kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}

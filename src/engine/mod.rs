@@ -68,6 +68,19 @@ fn names(objects: &[ObjectRef]) -> String {
     objects.iter().map(|o| format!("{}/{}", o.kind, o.name)).collect::<Vec<_>>().join(", ")
 }
 
+/// How often a followed run reads its pods for one that is stuck (seconds): the watch of the
+/// followed object is renewed at this interval.
+const STUCK_CHECK_SECONDS: u32 = 10;
+
+/// The run's pods that were stuck at the last reading (name, reason, since when), and when
+/// they were read.
+#[cfg(feature = "build-step")]
+#[derive(Default)]
+struct StuckPods {
+    pods: Vec<(String, String, i64)>,
+    read_at: Option<i64>,
+}
+
 /// What happened, as it happens, for the cell output and the CLI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -525,14 +538,28 @@ impl<'a, T: Transport> Engine<'a, T> {
         }
     }
 
+    #[cfg(feature = "build-step")]
+    fn stuck_timeout_seconds(&self) -> Option<u32> {
+        match &self.cell.step {
+            StepSpec::Train(t) => t.stuck_timeout_seconds,
+            StepSpec::Tune(t) => t.stuck_timeout_seconds,
+            _ => None,
+        }
+    }
+
     /// Follows an object until its status says how it ended: a watch while the server streams
-    /// it, polling when it does not.
+    /// it, polling when it does not. With the build step (every train and tune cell runs with
+    /// it: they build first) the run's pods are read every [`STUCK_CHECK_SECONDS`]: one that
+    /// cannot go on by itself is said at once (a Pod status event), and fails the run once
+    /// stuck for the cell's `stuck_timeout`. The page's package leaves this out: its size budget.
     async fn follow(&self, object: &Manifest) -> Result<(Outcome, String), EngineError> {
         let kind = object.kind;
         let namespace = self.namespace().to_string();
         let started = self.client.transport().now();
         let deadline = self.timeout_seconds(object).map(|t| started + i64::from(t) + 30);
         let mut last_state = String::new();
+        #[cfg(feature = "build-step")]
+        let mut stuck = StuckPods::default();
         loop {
             let Some(current) = self.client.get(&kind, &namespace, &object.name).await? else {
                 return Ok((Outcome::Failed, format!("{kind} {} was deleted while the run followed it", object.name)));
@@ -543,9 +570,13 @@ impl<'a, T: Transport> Engine<'a, T> {
             if deadline.is_some_and(|d| self.client.transport().now() > d) {
                 return Ok((Outcome::Failed, format!("{kind} {} did not finish within its timeout", object.name)));
             }
+            #[cfg(feature = "build-step")]
+            if let Some(failed) = self.check_pods(&mut stuck).await {
+                return Ok(failed);
+            }
             let version = current["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
             let field = format!("metadata.name={}", object.name);
-            match self.client.watch(&kind, &namespace, None, Some(&field), &version, 60).await {
+            match self.client.watch(&kind, &namespace, None, Some(&field), &version, STUCK_CHECK_SECONDS).await {
                 Ok(events) => {
                     let mut events = pin!(events);
                     while let Some(event) = events.next().await {
@@ -568,6 +599,37 @@ impl<'a, T: Transport> Engine<'a, T> {
                 Err(_) => self.client.transport().sleep(Duration::from_secs(1)).await,
             }
         }
+    }
+
+    /// Reads the run's pods; says each newly stuck one (see [`status::stuck_pod`]) and fails
+    /// the run when one has been stuck for the cell's `stuck_timeout`. Watched, the follow
+    /// loop comes round every STUCK_CHECK_SECONDS; polled (no watch on the way), every second:
+    /// either way the pods are read at most every half of it.
+    #[cfg(feature = "build-step")]
+    async fn check_pods(&self, stuck: &mut StuckPods) -> Option<(Outcome, String)> {
+        let now = self.client.transport().now();
+        if stuck.read_at.is_some_and(|at| now - at < i64::from(STUCK_CHECK_SECONDS / 2)) {
+            return None;
+        }
+        stuck.read_at = Some(now);
+        // Not being able to read pods only costs the diagnosis.
+        let pods = self.client.list(&kinds::POD, self.namespace(), &identity::run_selector(&self.run.run_id)).await.ok()?;
+        let limit = self.stuck_timeout_seconds().map(i64::from);
+        let mut failed = None;
+        let before = std::mem::take(&mut stuck.pods);
+        for pod in &pods.items {
+            let Some((reason, said)) = status::stuck_pod(pod) else { continue };
+            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            let since = before.iter().find(|(n, r, _)| n == name && *r == reason).map_or(now, |(_, _, since)| *since);
+            if since == now {
+                self.emit(Event::Status { kind: kinds::POD, name: name.into(), state: reason.clone(), message: said.clone(), outcome: None });
+            }
+            if limit.is_some_and(|limit| now - since >= limit) {
+                failed.get_or_insert((Outcome::Failed, format!("pod {name} {reason} for {} s (stuck_timeout): {said}", now - since)));
+            }
+            stuck.pods.push((name.into(), reason, since));
+        }
+        failed
     }
 
     fn observe(&self, object: &Manifest, current: &serde_json::Value, last_state: &mut String) -> Option<(Outcome, String)> {

@@ -108,6 +108,31 @@ fn is_failure_reason(reason: &str) -> bool {
     reason.contains("fail") || reason.contains("invalid") || reason.contains("error")
 }
 
+/// A pod that cannot go on by itself (a stuck run says why): what stops it, the cluster's own
+/// words and the fix. None while it runs, waits its turn or has ended.
+#[cfg(feature = "build-step")]
+pub fn stuck_pod(pod: &Value) -> Option<(String, String)> {
+    let scheduled = condition(pod, "PodScheduled");
+    if scheduled.is_some_and(|c| c["reason"] == "Unschedulable") {
+        return Some(("Unschedulable".into(), format!("{}; fix: ask for no more than a node of the cluster has", message(scheduled))));
+    }
+    for container in pod["status"]["containerStatuses"].as_array()? {
+        let waiting = &container["state"]["waiting"];
+        let reason = waiting["reason"].as_str().unwrap_or_default();
+        let fix = match reason {
+            // ErrImagePull turns into ImagePullBackOff within seconds.
+            "ImagePullBackOff" | "InvalidImageName" => "check the image's name and that the namespace may pull it",
+            "CrashLoopBackOff" if container["lastState"]["terminated"]["reason"] == "OOMKilled" => "OOMKilled: ask for more memory",
+            "CrashLoopBackOff" => "its log says why it exits",
+            _ => continue,
+        };
+        let said = waiting["message"].as_str().unwrap_or(reason);
+        let name = container["name"].as_str().unwrap_or_default();
+        return Some((reason.into(), format!("container {name}: {said}; fix: {fix}")));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +185,34 @@ mod tests {
         assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &replaced).outcome, None);
         let seen = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}});
         assert_eq!(progress(kinds::KSERVE_INFERENCE_SERVICE, &seen).outcome, Some(Outcome::Succeeded));
+    }
+
+    #[test]
+    #[cfg(feature = "build-step")]
+    fn a_pod_that_cannot_go_on_says_why_and_one_that_waits_its_turn_does_not() {
+        let unschedulable = json!({"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."}]}});
+        let (reason, said) = stuck_pod(&unschedulable).unwrap();
+        assert_eq!(reason, "Unschedulable");
+        assert!(said.starts_with("0/1 nodes are available: 1 Insufficient nvidia.com/gpu.; fix: ask for no more than a node"), "{said}");
+        let pulling = json!({"status": {"containerStatuses": [{"name": "tensorflow",
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"registry.example.com/nope:1\""}}}]}});
+        let (reason, said) = stuck_pod(&pulling).unwrap();
+        assert_eq!(reason, "ImagePullBackOff");
+        assert!(said.starts_with("container tensorflow: Back-off pulling image \"registry.example.com/nope:1\"; fix: check the image's name"), "{said}");
+        let oom = json!({"status": {"containerStatuses": [{"name": "pytorch", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}});
+        let (reason, said) = stuck_pod(&oom).unwrap();
+        assert_eq!(reason, "CrashLoopBackOff");
+        assert!(said.ends_with("OOMKilled: ask for more memory"), "{said}");
+        // Waiting its turn: created, being scheduled, pulling, running.
+        for fine in [
+            json!({}),
+            json!({"status": {"conditions": [{"type": "PodScheduled", "status": "True"}]}}),
+            json!({"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}]}}),
+            json!({"status": {"containerStatuses": [{"state": {"running": {}}}]}}),
+        ] {
+            assert_eq!(stuck_pod(&fine), None, "{fine}");
+        }
     }
 }

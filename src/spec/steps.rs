@@ -24,6 +24,7 @@ const TRAIN_KEYWORDS: &[(&str, Kind)] = &[
     ("ttl_seconds_after_finished", Kind::Value),
     ("force_cleanup", Kind::Bool),
     ("timeout", Kind::Value),
+    ("stuck_timeout", Kind::Value),
 ];
 
 const TUNE_KEYWORDS: &[(&str, Kind)] = &[
@@ -45,6 +46,7 @@ const TUNE_KEYWORDS: &[(&str, Kind)] = &[
     ("delete_experiment", Kind::Bool),
     ("ttl_seconds_after_finished", Kind::Value),
     ("timeout", Kind::Value),
+    ("stuck_timeout", Kind::Value),
 ];
 
 const DEPLOY_KEYWORDS: &[(&str, Kind)] = &[
@@ -105,6 +107,9 @@ pub struct TrainSpec {
     pub ttl_seconds_after_finished: Option<u32>,
     pub force_cleanup: bool,
     pub timeout_seconds: Option<u32>,
+    /// Fail the run once a pod of it has been stuck this long (unschedulable, its image not
+    /// pulled, crash-looping); None: such a pod is reported and the run waits for `timeout`.
+    pub stuck_timeout_seconds: Option<u32>,
 }
 
 /// A hyperparameter's search space, as Katib knows them.
@@ -225,6 +230,8 @@ pub struct TuneSpec {
     pub delete_experiment: bool,
     pub ttl_seconds_after_finished: Option<u32>,
     pub timeout_seconds: Option<u32>,
+    /// As [`TrainSpec::stuck_timeout_seconds`], for the trials' pods.
+    pub stuck_timeout_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -274,6 +281,7 @@ fn read_train(fields: &[Field<'_>], env: &Env) -> Result<TrainSpec, SpecError> {
         ttl_seconds_after_finished: env.seconds(ENV_TTL_SECONDS_AFTER_FINISHED)?,
         force_cleanup: env.flag(ENV_FORCE_CLEANUP),
         timeout_seconds: None,
+        stuck_timeout_seconds: None,
     };
     for field in fields {
         let value = field.node();
@@ -292,6 +300,7 @@ fn read_train(fields: &[Field<'_>], env: &Env) -> Result<TrainSpec, SpecError> {
             "ttl_seconds_after_finished" => spec.ttl_seconds_after_finished = Some(value.integer(0, i64::from(u32::MAX))? as u32),
             "force_cleanup" => spec.force_cleanup = value.boolean()?,
             "timeout" => spec.timeout_seconds = Some(value.duration_seconds()?),
+            "stuck_timeout" => spec.stuck_timeout_seconds = Some(value.duration_seconds()?),
             _ => unreachable!("only train keywords reach here"),
         }
     }
@@ -330,6 +339,7 @@ fn read_tune(fields: &[Field<'_>], env: &Env) -> Result<TuneSpec, SpecError> {
         delete_experiment: env.flag(ENV_DELETE_EXPERIMENT),
         ttl_seconds_after_finished: env.seconds(ENV_TTL_SECONDS_AFTER_FINISHED)?,
         timeout_seconds: None,
+        stuck_timeout_seconds: None,
     };
     let mut hyperparameters_at = None;
     let mut parallel_at = None;
@@ -386,6 +396,7 @@ fn read_tune(fields: &[Field<'_>], env: &Env) -> Result<TuneSpec, SpecError> {
             "delete_experiment" => spec.delete_experiment = value.boolean()?,
             "ttl_seconds_after_finished" => spec.ttl_seconds_after_finished = Some(value.integer(0, i64::from(u32::MAX))? as u32),
             "timeout" => spec.timeout_seconds = Some(value.duration_seconds()?),
+            "stuck_timeout" => spec.stuck_timeout_seconds = Some(value.duration_seconds()?),
             _ => unreachable!("only tune keywords reach here"),
         }
     }

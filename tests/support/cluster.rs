@@ -116,3 +116,15 @@ pub async fn run_cell_with(client: Client<NativeTransport>, text: &str, run_id: 
     };
     Engine::new(&client, &cell, &identity, &mut ignore).run(objects, true, cancel).await
 }
+
+/// Runs a cell to its outcome (as the user of its namespace) and keeps the events it emitted.
+pub async fn run_cell_events(text: &str, run_id: &str) -> (Result<RunReport, EngineError>, Vec<kaptain::engine::Event>) {
+    let ns = ops::parse(text, &Options::default()).unwrap_or_else(|e| panic!("{e}\n{text}")).config.namespace;
+    let client = client(&ns).await;
+    let run_id = RunId::parse(run_id).unwrap();
+    let (cell, identity, objects) = ops::prepare(text, &Options::default(), &run_id).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let mut events = Vec::new();
+    let mut keep = |event| events.push(event);
+    let report = Engine::new(&client, &cell, &identity, &mut keep).run(objects, true, std::future::pending()).await;
+    (report, events)
+}
