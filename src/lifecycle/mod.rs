@@ -253,7 +253,7 @@ pub fn plan(cell: &Cell, objects: &[Manifest], end: RunEnd) -> Vec<PlanEntry> {
 fn serving_caveat() -> String {
     let switch = Switch::KeepServingCredentials;
     format!(
-        "The serving credentials (the S3 Secret and its ServiceAccount) are deleted while the InferenceService stays: a predictor that scales from zero can then no longer fetch its model. To keep them, set {} (or {}=true; in JupyterLab: Settings › kaptain › Keep serving credentials) and deploy again.",
+        "The serving credentials (S3 Secret, ServiceAccount) go while the InferenceService stays: scaled from zero, it cannot fetch its model. To keep them, set {} (or {}=true; JupyterLab: Settings › kaptain) and deploy again.",
         switch.keyword(),
         switch.env()
     )

@@ -185,7 +185,7 @@ describe("kaptain wasm package", () => {
     // The serving caveat comes with the plan that deletes the serving credentials, in words.
     const caveats = (env) => kaptain.plan(cells.deploy, "succeeded", { runId: "r1", env }).flatMap((e) => (e.caveat ? [e.caveat] : []));
     assert.equal(caveats({}).length, 1);
-    assert.match(caveats({})[0], /scales from zero/);
+    assert.match(caveats({})[0], /scaled from zero/);
     assert.deepEqual(caveats({ KAPTAIN_SDK_KEEP_SERVING_CREDENTIALS: "true" }), []);
   });
 

@@ -266,7 +266,7 @@ describe("the demo page", { skip }, () => {
       assert.ok(await other.isHidden("#context"), "a deploy cell has no build context");
       assert.deepEqual(requests.filter((path) => path.includes("/pkg/build/")), [], "pkg/build is not loaded for a deploy cell");
       // The serving caveat, in the core's words, while the plan deletes the serving credentials.
-      assert.match(await other.textContent("#caveat"), /scales from zero.*keep_serving_credentials/);
+      assert.match(await other.textContent("#caveat"), /scaled from zero.*keep_serving_credentials/);
       assert.ok(await other.isVisible("#caveat"));
       await other.check("input[name=switch]");
       await other.waitForSelector("#caveat", { state: "hidden", timeout: 10000 });
