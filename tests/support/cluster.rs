@@ -105,26 +105,31 @@ pub async fn run_cell(text: &str, run_id: &str, cancel_after: Option<Duration>) 
 }
 
 pub async fn run_cell_with(client: Client<NativeTransport>, text: &str, run_id: &str, cancel_after: Option<Duration>) -> Result<RunReport, EngineError> {
-    let run_id = RunId::parse(run_id).unwrap();
-    let (cell, identity, objects) = ops::prepare(text, &Options::default(), &run_id).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let mut ignore = |_| {};
     let cancel = async move {
         match cancel_after {
             Some(after) => tokio::time::sleep(after).await,
             None => std::future::pending().await,
         }
     };
-    Engine::new(&client, &cell, &identity, &mut ignore).run(objects, true, cancel).await
+    engine_run(&client, text, run_id, cancel, &mut |_| {}).await
+}
+
+async fn engine_run(
+    client: &Client<NativeTransport>,
+    text: &str,
+    run_id: &str,
+    cancel: impl std::future::Future<Output = ()>,
+    events: &mut dyn FnMut(kaptain::engine::Event),
+) -> Result<RunReport, EngineError> {
+    let run_id = RunId::parse(run_id).unwrap();
+    let (cell, identity, objects) = ops::prepare(text, &Options::default(), &run_id).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    Engine::new(client, &cell, &identity, events).run(objects, true, cancel).await
 }
 
 /// Runs a cell to its outcome (as the user of its namespace) and keeps the events it emitted.
 pub async fn run_cell_events(text: &str, run_id: &str) -> (Result<RunReport, EngineError>, Vec<kaptain::engine::Event>) {
     let ns = ops::parse(text, &Options::default()).unwrap_or_else(|e| panic!("{e}\n{text}")).config.namespace;
-    let client = client(&ns).await;
-    let run_id = RunId::parse(run_id).unwrap();
-    let (cell, identity, objects) = ops::prepare(text, &Options::default(), &run_id).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let mut events = Vec::new();
-    let mut keep = |event| events.push(event);
-    let report = Engine::new(&client, &cell, &identity, &mut keep).run(objects, true, std::future::pending()).await;
+    let report = engine_run(&client(&ns).await, text, run_id, std::future::pending(), &mut |event| events.push(event)).await;
     (report, events)
 }
